@@ -1,0 +1,5 @@
+"""Allow `python -m occupancy`."""
+
+from occupancy.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The `occupancy` command line: pipeline steps, synthetic data, batch scoring and the demo.
+
+Errors raised on purpose (OccupancyError) print one line, `error: <sentence>`, and exit 1; step
+commands print a one-line JSON summary as their last line of stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from occupancy.config import get_settings
+from occupancy.errors import OccupancyError
+
+app = typer.Typer(help="Predict the occupancy level of short-term rental listings.", no_args_is_help=True, add_completion=False)
+step_app = typer.Typer(help="Run one pipeline step (what each Airflow task runs).", no_args_is_help=True)
+data_app = typer.Typer(help="Data utilities.", no_args_is_help=True)
+app.add_typer(step_app, name="step")
+app.add_typer(data_app, name="data")
+
+F = TypeVar("F", bound=Callable[..., Any])
+RunId = Annotated[str, typer.Option("--run-id", help="Pipeline run id shared by all steps of one run.")]
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    for noisy in ("mlflow", "alembic", "botocore", "urllib3", "skops"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Library chatter (convergence notes, MLflow's pickle advice) is not a user's concern here.
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", module="sklearn")
+
+
+def _friendly(func: F) -> F:
+    """Map OccupancyError to `error: …` and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _configure_logging()
+        try:
+            return func(*args, **kwargs)
+        except OccupancyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit(summary: dict[str, Any]) -> None:
+    typer.echo(json.dumps(summary, default=str, sort_keys=True))
+
+
+@step_app.command("ingest")
+@_friendly
+def ingest(
+    run_id: RunId,
+    raw: Annotated[str | None, typer.Option(help="Raw listings CSV(.gz): path, file:// or s3:// (default OCCUPANCY_RAW_URI).")] = None,
+) -> None:
+    """Validate the raw CSV, quarantine bad rows and snapshot it into the lake."""
+    from occupancy.steps.ingest import run_ingest
+
+    _emit(run_ingest(get_settings(), run_id, raw))
+
+
+@step_app.command("treat")
+@_friendly
+def treat(run_id: RunId) -> None:
+    """Clean, build features, target and split; publish Parquet."""
+    from occupancy.steps.treat import run_treat
+
+    _emit(run_treat(get_settings(), run_id))
+
+
+@step_app.command("train")
+@_friendly
+def train(
+    run_id: RunId,
+    model: Annotated[str, typer.Option("--model", help="Model family: logreg, hgb, forest or mlp.")],
+) -> None:
+    """Fit one model family and log it as an MLflow child run."""
+    from occupancy.training.train import run_train
+
+    _emit(run_train(get_settings(), run_id, model))
+
+
+@step_app.command("promote")
+@_friendly
+def promote(run_id: RunId) -> None:
+    """Pick the best family, gate it against the champion, register and move the alias."""
+    from occupancy.training.promote import run_promote
+
+    _emit(run_promote(get_settings(), run_id))
+
+
+@data_app.command("synth")
+@_friendly
+def synth(
+    rows: Annotated[int, typer.Option(min=1, help="Number of listings.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 42,
+    out: Annotated[Path, typer.Option(help="Output CSV (.csv or .csv.gz).")] = Path("listings_big.csv"),
+) -> None:
+    """Write a realistic synthetic listings_big.csv in the Inside Airbnb schema."""
+    from occupancy.demo import write_synthetic
+
+    write_synthetic(out, rows, seed)
+    _emit({"step": "synth", "rows": rows, "seed": seed, "out": str(out)})
+
+
+@app.command("predict")
+@_friendly
+def predict(
+    input: Annotated[str, typer.Option("--input", help="Listings CSV(.gz) to score: path or s3://.")],  # noqa: A002
+    output: Annotated[Path, typer.Option("--output", help="Predictions file, .csv or .parquet.")],
+) -> None:
+    """Score raw listings with the champion model."""
+    from occupancy.predict import run_predict
+
+    _emit(run_predict(get_settings(), input, output))
+
+
+@app.command("demo")
+@_friendly
+def demo(
+    raw: Annotated[str | None, typer.Option(help="Your own listings CSV(.gz); default: synthetic data.")] = None,
+    rows: Annotated[int, typer.Option(min=100, help="Synthetic listings to generate when --raw is not given.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 42,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the champion afterwards.")] = True,
+) -> None:
+    """Run the whole pipeline locally on embedded defaults and print a summary."""
+    from occupancy.demo import run_demo
+
+    run_demo(get_settings(), raw=raw, rows=rows, seed=seed, serve=serve)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,83 @@
+"""Typed settings from 12-factor environment variables (DESIGN.md section 4).
+
+Nothing is read at import: call `get_settings()` (cached) or build `Settings()` directly in tests.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from occupancy.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "airbnb-occupancy-classifier"
+DEFAULT_MODEL_ALIAS = "champion"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. Local defaults live under `<cwd>/.occupancy`."""
+
+    model_config = SettingsConfigDict(env_prefix="OCCUPANCY_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=lambda: Path.cwd() / ".occupancy")
+    lake_uri: str = ""
+    raw_uri: str = ""
+    mlflow_tracking_uri: str = Field(default="", validation_alias=_env("MLFLOW_TRACKING_URI"))
+    experiment_name: str = "occupancy"
+    model_name: str = DEFAULT_MODEL_NAME
+    model_alias: str = DEFAULT_MODEL_ALIAS
+    step_runner: Literal["local", "kubernetes"] = "local"
+    step_image: str | None = None
+    api_token: SecretStr | None = None
+    max_bad_row_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Above this, training uses a deterministic sample of the train split (2-core machines).
+    max_train_rows: int = Field(default=300_000, ge=100)
+    seed: int = 42
+    s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL"))
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        # Defaults that depend on other settings; frozen models need object.__setattr__.
+        home = self.home.resolve()
+        object.__setattr__(self, "home", home)
+        if not self.lake_uri:
+            object.__setattr__(self, "lake_uri", (home / "lake").as_uri())
+        object.__setattr__(self, "lake_uri", self.lake_uri.rstrip("/"))
+        if not self.raw_uri:
+            object.__setattr__(self, "raw_uri", f"{self.lake_uri}/raw/listings_big.csv")
+        if not self.mlflow_tracking_uri:
+            object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
+        if not self.lake_uri.startswith(("file://", "s3://")):
+            raise ValueError(f"OCCUPANCY_LAKE_URI must start with file:// or s3://, got {self.lake_uri!r}")
+        return self
+
+    @property
+    def is_local_tracking(self) -> bool:
+        """True when MLflow runs embedded on SQLite or files (no tracking server)."""
+        return not self.mlflow_tracking_uri.startswith(("http://", "https://"))
+
+    @property
+    def local_artifact_root(self) -> Path:
+        """Where embedded MLflow keeps artifacts (unused with a tracking server)."""
+        return self.home / "mlartifacts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,1 @@
+"""Raw data: the Inside Airbnb contract, parsing, validation, cleaning and synthetic data."""

@@ -1,0 +1,52 @@
+"""Errors the product raises on purpose, each carrying one sentence a user can act on.
+
+    OccupancyError
+    ├── ConfigError          a setting is missing or malformed
+    ├── LakeError            the data lake (file:// or s3://) cannot be read or written
+    ├── DataError            input data breaks the contract
+    │   ├── SchemaError      required columns are missing or the file is not a listings CSV
+    │   └── QualityError     too many rows are invalid
+    ├── RegistryError        MLflow cannot be reached or refuses a request
+    ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
+    └── ModelInputError      a listing given for scoring is invalid (the API answers 422)
+
+The CLI prints `error: <message>` and exits with status 1; the API maps each class to a status.
+"""
+
+from __future__ import annotations
+
+
+class OccupancyError(Exception):
+    """Root of every error raised on purpose by occupancy."""
+
+
+class ConfigError(OccupancyError):
+    """A setting is missing or malformed."""
+
+
+class LakeError(OccupancyError):
+    """The data lake cannot be read or written."""
+
+
+class DataError(OccupancyError):
+    """Input data breaks the data contract."""
+
+
+class SchemaError(DataError):
+    """Required columns are missing, or the input is not a listings CSV at all."""
+
+
+class QualityError(DataError):
+    """Too many rows are invalid to continue."""
+
+
+class RegistryError(OccupancyError):
+    """MLflow cannot be reached or refused a request."""
+
+
+class NotFoundError(OccupancyError):
+    """Something a step needs does not exist yet."""
+
+
+class ModelInputError(OccupancyError):
+    """A listing given for scoring is invalid."""

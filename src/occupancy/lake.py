@@ -1,0 +1,268 @@
+"""The data lake: read and write objects under a `file://` or `s3://` root.
+
+Only this module touches storage. S3 goes through boto3 (endpoint and credentials come from the
+standard `AWS_*` variables, so MinIO and SeaweedFS work as they are); errors are translated into
+one sentence that names the URI and what to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+from occupancy.errors import LakeError, NotFoundError
+
+_S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
+_S3_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """Split a URI into (scheme, rest); bare paths count as `file`."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = unquote(parsed.path) if parsed.scheme == "file" else uri
+        return "file", path
+    if parsed.scheme == "s3":
+        return "s3", f"{parsed.netloc}{parsed.path}"
+    raise LakeError(f"unsupported URI {uri!r}: use a local path, file://… or s3://bucket/key")
+
+
+@dataclass
+class Lake:
+    """Objects under one root URI, addressed by '/'-separated keys."""
+
+    root: str
+    _client: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = self.root.rstrip("/")
+        self.scheme, rest = split_uri(self.root)
+        if self.scheme == "s3":
+            self.bucket, _, prefix = rest.partition("/")
+            if not self.bucket:
+                raise LakeError(f"lake URI {self.root!r} has no bucket: use s3://bucket[/prefix]")
+            self.prefix = prefix.strip("/")
+        else:
+            self.path = Path(rest)
+
+    # -- addressing -----------------------------------------------------------------------------
+
+    def uri(self, key: str) -> str:
+        """The full URI of a key."""
+        return f"{self.root}/{key}" if key else self.root
+
+    def _s3_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _local(self, key: str) -> Path:
+        return self.path / key
+
+    @cached_property
+    def s3(self) -> Any:
+        """A boto3 S3 client with short timeouts and one retry, path-style for MinIO."""
+        if self._client is not None:
+            return self._client
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+        )
+        return boto3.client("s3", config=config)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def exists(self, key: str) -> bool:
+        """True when an object exists at the key."""
+        if self.scheme == "file":
+            return self._local(key).is_file()
+        with self._translate(key, missing_ok=True) as state:
+            self.s3.head_object(Bucket=self.bucket, Key=self._s3_key(key))
+            return True
+        return not state.missing
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """Open an object for streaming reads."""
+        if self.scheme == "file":
+            try:
+                handle = self._local(key).open("rb")
+            except FileNotFoundError:
+                raise NotFoundError(f"no file at {self.uri(key)}") from None
+            except OSError as exc:
+                raise LakeError(f"cannot read {self.uri(key)}: {exc.strerror}") from None
+            with handle:
+                yield handle
+            return
+        with self._translate(key):
+            body = self.s3.get_object(Bucket=self.bucket, Key=self._s3_key(key))["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of an object."""
+        with self.open(key) as handle:
+            return handle.read()
+
+    def read_json(self, key: str) -> Any:
+        """An object parsed as JSON."""
+        return json.loads(self.read_bytes(key))
+
+    def download(self, key: str, target: Path) -> Path:
+        """Copy an object to a local file and return its path."""
+        if self.scheme == "file":
+            source = self._local(key)
+            if not source.is_file():
+                raise NotFoundError(f"no file at {self.uri(key)}")
+            shutil.copyfile(source, target)
+            return target
+        with self._translate(key):
+            self.s3.download_file(self.bucket, self._s3_key(key), str(target))
+        return target
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under a prefix, sorted."""
+        if self.scheme == "file":
+            base = self._local(prefix)
+            if not base.exists():
+                return []
+            return sorted(str(p.relative_to(self.path)) for p in base.rglob("*") if p.is_file())
+        keys: list[str] = []
+        with self._translate(prefix):
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._s3_key(prefix)
+            )
+            for page in pages:
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        return sorted(k[strip:] for k in keys)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write an object atomically: readers see the old content or the new, never a part."""
+        if self.scheme == "file":
+            target = self._local(key)
+            self._mkdir(target.parent)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+            return
+        with self._translate(key):  # a single S3 PUT is atomic
+            self.s3.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data)
+
+    def write_json(self, key: str, payload: Any) -> None:
+        """Write a JSON object atomically."""
+        self.write_bytes(key, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+    def upload(self, source: Path, key: str) -> None:
+        """Copy a local file into the lake atomically."""
+        if self.scheme == "file":
+            target = self._local(key)
+            self._mkdir(target.parent)
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+            return
+        with self._translate(key):  # multipart uploads become visible only when complete
+            self.s3.upload_file(str(source), self.bucket, self._s3_key(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under a prefix (used to clean up an unpublished attempt)."""
+        if self.scheme == "file":
+            shutil.rmtree(self._local(prefix), ignore_errors=True)
+            return
+        keys = [self._s3_key(k) for k in self.list(prefix)]
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": k} for k in keys[start : start + 1000]]
+            with self._translate(prefix):
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk})
+
+    def check_writable(self) -> None:
+        """Fail early, with a clear sentence, when the lake cannot be written."""
+        probe = f"_probe/{uuid.uuid4().hex}"
+        self.write_bytes(probe, b"ok")
+        self.delete_prefix(probe)
+
+    def _mkdir(self, directory: Path) -> None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot create {directory} in lake {self.root}: {exc.strerror}") from None
+
+    # -- error translation ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translate(self, key: str, missing_ok: bool = False) -> Iterator[_State]:
+        """Turn boto3 exceptions into LakeError / NotFoundError sentences naming the URI."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        state = _State()
+        uri = self.uri(key)
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "the default AWS endpoint")
+        try:
+            yield state
+        except NoCredentialsError:
+            raise LakeError(
+                f"no S3 credentials for {uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ) from None
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _S3_MISSING_CODES:
+                if missing_ok:
+                    state.missing = True
+                    return
+                raise NotFoundError(f"no object at {uri}") from None
+            if code == "NoSuchBucket":
+                raise LakeError(f"bucket {self.bucket!r} does not exist at {endpoint} ({uri})") from None
+            if code in _S3_AUTH_CODES:
+                raise LakeError(
+                    f"S3 at {endpoint} refused the credentials for {uri} ({code}): "
+                    "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                ) from None
+            raise LakeError(f"S3 request for {uri} failed: {code or exc}") from None
+        except BotoCoreError as exc:
+            raise LakeError(
+                f"cannot reach S3 at {endpoint} for {uri}: {exc}; check AWS_ENDPOINT_URL and that "
+                "the server is running"
+            ) from None
+
+
+@dataclass
+class _State:
+    missing: bool = False
+
+
+def open_input(uri: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """Open any input URI (local path, file://, s3://bucket/key) for streaming reads."""
+    scheme, rest = split_uri(uri)
+    if scheme == "file":
+        path = Path(rest)
+        return Lake(str(path.parent.resolve().as_uri())).open(path.name)
+    bucket, _, key = rest.partition("/")
+    if not key:
+        raise LakeError(f"input URI {uri!r} names a bucket but no object")
+    return Lake(f"s3://{bucket}").open(key)
+
+
+@contextlib.contextmanager
+def local_workdir() -> Iterator[Path]:
+    """A private scratch directory, removed afterwards (where large outputs are staged)."""
+    with tempfile.TemporaryDirectory(prefix="occupancy-") as tmp:
+        yield Path(tmp)

@@ -1,0 +1,207 @@
+"""The only module that talks to MLflow: runs, logged models, the registry and the alias.
+
+Pipeline runs map to MLflow like this: one parent run per pipeline run id (tag
+`occupancy.run_id`), one child run per model family (tag `occupancy.family`), one registered
+version per promoted challenger, and the alias (default `@champion`) on the version being served.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from occupancy.config import Settings
+from occupancy.errors import NotFoundError, RegistryError
+
+log = logging.getLogger(__name__)
+
+RUN_ID_TAG = "occupancy.run_id"
+FAMILY_TAG = "occupancy.family"
+ROLE_TAG = "occupancy.role"
+
+# MLflow retries an unreachable server for minutes by default; a step should fail in seconds.
+_CLIENT_ENV_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    # Models here come from our own registry; MLflow 3.17 refuses to deserialize any sklearn
+    # model (skops included) unless this is set. Operators can still set it to false.
+    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+}
+
+
+def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, with one sentence, when an MLflow server does not answer."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    url = f"{tracking_uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RegistryError(
+            f"cannot reach MLflow at {tracking_uri} ({reason}): check MLFLOW_TRACKING_URI and that "
+            "the tracking server is running"
+        ) from None
+
+
+class Registry:
+    """MLflow access for one process, configured from Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        for key, value in _CLIENT_ENV_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        check_reachable(settings.mlflow_tracking_uri)
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self.settings = settings
+        self.mlflow = mlflow
+        if settings.is_local_tracking:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+        mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+        self.client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+        self.experiment_id = self._call("open the experiment", self._experiment)
+
+    def _call(self, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run an MLflow call, turning its failures into one RegistryError sentence."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return func(*args, **kwargs)
+        except MlflowException as exc:
+            message = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+            raise RegistryError(
+                f"MLflow at {self.settings.mlflow_tracking_uri} could not {action}: {message}"
+            ) from None
+
+    def _experiment(self) -> str:
+        name = self.settings.experiment_name
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.settings.is_local_tracking:
+            location = self.settings.local_artifact_root.as_uri()
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def _search(self, filter_string: str) -> list[Any]:
+        return list(
+            self._call(
+                "search runs",
+                self.client.search_runs,
+                [self.experiment_id],
+                filter_string=filter_string,
+                order_by=["attributes.start_time ASC"],
+                max_results=100,
+            )
+        )
+
+    def parent_run(self, run_id: str, *, create: bool = True) -> str:
+        """The MLflow run id of pipeline run `run_id`'s parent run, created once.
+
+        Training pods of one pipeline run start in parallel; if two create a parent at the same
+        moment, the earliest wins and the others delete theirs, so every child joins one parent.
+        """
+        query = f"tags.`{RUN_ID_TAG}` = '{run_id}' and tags.`{ROLE_TAG}` = 'pipeline'"
+        found = self._search(query)
+        if found:
+            return str(found[0].info.run_id)
+        if not create:
+            raise NotFoundError(f"MLflow has no pipeline run {run_id}: run the train step first")
+        created = self._call(
+            "create the pipeline run",
+            self.client.create_run,
+            self.experiment_id,
+            run_name=f"pipeline-{run_id}",
+            tags={RUN_ID_TAG: run_id, ROLE_TAG: "pipeline"},
+        )
+        winner = self._search(query)[0].info.run_id
+        if winner != created.info.run_id:
+            self.client.delete_run(created.info.run_id)
+        return str(winner)
+
+    def finished_child(self, parent_id: str, family: str) -> Any | None:
+        """The finished child run of a model family under a parent, if one exists."""
+        runs = self._search(
+            f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`{FAMILY_TAG}` = '{family}' "
+            "and attributes.status = 'FINISHED'"
+        )
+        return runs[-1] if runs else None
+
+    def children(self, parent_id: str) -> list[Any]:
+        """Finished child runs (one per family) under a parent run."""
+        return self._search(
+            f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`{ROLE_TAG}` = 'family' "
+            "and attributes.status = 'FINISHED'"
+        )
+
+    def run(self, mlflow_run_id: str) -> Any:
+        """One run by its MLflow id."""
+        return self._call("read a run", self.client.get_run, mlflow_run_id)
+
+    def set_run_tags(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
+        """Tag a run (used to record promotion decisions on the parent)."""
+        for key, value in tags.items():
+            self._call("tag a run", self.client.set_tag, mlflow_run_id, key, value)
+
+    # -- models and the registry ----------------------------------------------------------------
+
+    def champion(self) -> Any | None:
+        """The model version the alias points to, or None when there is none yet."""
+        from mlflow.exceptions import MlflowException
+
+        name, alias = self.settings.model_name, self.settings.model_alias
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise RegistryError(f"MLflow could not read {name}@{alias}: {exc.message}") from None
+
+    def load_model(self, model_uri: str) -> Any:
+        """A logged scikit-learn model by URI (models:/name@alias, models:/m-…)."""
+        return self._call(f"load {model_uri}", self.mlflow.sklearn.load_model, model_uri)
+
+    def version_for_run(self, child_run_id: str) -> Any | None:
+        """The registered version made from a child run's model, if already registered."""
+        name = self.settings.model_name
+        try:
+            versions = self.client.search_model_versions(f"name = '{name}' and run_id = '{child_run_id}'")
+        except Exception:  # noqa: BLE001 - an unknown registered model simply has no versions
+            return None
+        return versions[0] if versions else None
+
+    def register(self, model_uri: str, tags: dict[str, str]) -> Any:
+        """Register a logged model as a new version of the product's model, with tags."""
+        name = self.settings.model_name
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self._call("create the registered model", self.client.create_registered_model, name)
+        version = self._call("register the model", self.mlflow.register_model, model_uri, name, tags=tags)
+        return version
+
+    def set_alias(self, version: str) -> None:
+        """Point the served alias at a version."""
+        self._call(
+            "move the alias",
+            self.client.set_registered_model_alias,
+            self.settings.model_name,
+            self.settings.model_alias,
+            version,
+        )
+
+    def tag_version(self, version: str, tags: dict[str, str]) -> None:
+        """Add tags to a registered version."""
+        for key, value in tags.items():
+            self._call("tag a version", self.client.set_model_version_tag, self.settings.model_name, version, key, value)

@@ -1,0 +1,145 @@
+"""Step 2, treat: clean the snapshot, derive the target and the host-grouped split, publish Parquet.
+
+Reads only the columns the features need, batch by batch, so memory stays flat on large inputs.
+The processed table is published by its manifest and then by the `processed/latest.json` pointer
+that the training DAG's Asset stands for.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from occupancy.config import Settings
+from occupancy.data.clean import CATEGORICAL_FEATURES, NUMERIC_FEATURES, treat_frame
+from occupancy.data.schema import (
+    CLASSES,
+    HOST_ID_COLUMN,
+    ID_COLUMN,
+    REQUIRED_FOR_TRAINING,
+    SPLIT_COLUMN,
+    TARGET_COLUMN,
+    is_leakage_column,
+)
+from occupancy.digest import file_digest
+from occupancy.errors import DataError, NotFoundError
+from occupancy.lake import Lake, local_workdir
+from occupancy.steps.layout import (
+    LATEST_PROCESSED,
+    MANIFEST,
+    check_run_id,
+    ingest_prefix,
+    processed_prefix,
+)
+
+log = logging.getLogger(__name__)
+BATCH_ROWS = 100_000
+
+PROCESSED_SCHEMA = pa.schema(
+    [
+        pa.field(ID_COLUMN, pa.string()),
+        pa.field(HOST_ID_COLUMN, pa.string()),
+        *(pa.field(name, pa.float64()) for name in NUMERIC_FEATURES),
+        *(pa.field(name, pa.string()) for name in CATEGORICAL_FEATURES),
+        pa.field("amenities", pa.string()),
+        pa.field(TARGET_COLUMN, pa.string()),
+        pa.field(SPLIT_COLUMN, pa.string()),
+    ]
+)
+
+
+def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Turn run `run_id`'s ingested snapshot into the published training table."""
+    check_run_id(run_id)
+    lake = Lake(settings.lake_uri)
+    prefix = processed_prefix(run_id)
+    if lake.exists(f"{prefix}/{MANIFEST}"):
+        log.info("treat of run %s already published; nothing to do", run_id)
+        return {**lake.read_json(f"{prefix}/{MANIFEST}"), "reused": True}
+    if not lake.exists(f"{ingest_prefix(run_id)}/{MANIFEST}"):
+        raise NotFoundError(
+            f"run {run_id} has no ingested data at {lake.uri(ingest_prefix(run_id))}: "
+            f"run `occupancy step ingest --run-id {run_id}` first"
+        )
+
+    started = time.perf_counter()
+    classes: Counter[tuple[str, str]] = Counter()
+    missing: Counter[str] = Counter()
+    rows = 0
+    with local_workdir() as work:
+        snapshot = lake.download(f"{ingest_prefix(run_id)}/listings.parquet", work / "raw.parquet")
+        parquet = pq.ParquetFile(snapshot)
+        present = set(parquet.schema_arrow.names)
+        excluded = sorted(name for name in present if is_leakage_column(name))
+        needed = [name for name in REQUIRED_FOR_TRAINING if name in present]
+        out_path = work / "listings.parquet"
+        with pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as writer:
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=needed):
+                frame = treat_frame(batch.to_pandas())
+                writer.write_table(
+                    pa.Table.from_pandas(frame, schema=PROCESSED_SCHEMA, preserve_index=False)
+                )
+                rows += len(frame)
+                classes.update(zip(frame[SPLIT_COLUMN], frame[TARGET_COLUMN], strict=True))
+                missing.update(frame.isna().sum().to_dict())
+                log.info("treat: %s rows cleaned", f"{rows:,}")
+        _check_trainable(classes, rows)
+        digest = file_digest(out_path)
+        report = _report(run_id, rows, classes, missing, excluded)
+        lake.upload(out_path, f"{prefix}/listings.parquet")
+        lake.write_json(f"{prefix}/report.json", report)
+
+    summary = {
+        "step": "treat",
+        "run_id": run_id,
+        "rows": rows,
+        "data": lake.uri(f"{prefix}/listings.parquet"),
+        "report": lake.uri(f"{prefix}/report.json"),
+        "digest": digest,
+        "split_rows": {
+            split: sum(n for (s, _), n in classes.items() if s == split)
+            for split in ("train", "valid", "test")
+        },
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    lake.write_json(f"{prefix}/{MANIFEST}", summary)
+    lake.write_json(LATEST_PROCESSED, {"run_id": run_id, "manifest": lake.uri(f"{prefix}/{MANIFEST}"), "digest": digest})
+    return summary
+
+
+def _check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
+    """Refuse to publish a table no model could be trained and judged on."""
+    per_split = {split: {c for (s, c), n in classes.items() if s == split and n} for split in ("train", "valid", "test")}
+    empty = [split for split, found in per_split.items() if not found]
+    if empty:
+        raise DataError(
+            f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty with "
+            f"{rows:,} valid rows: the host-grouped split needs more listings from more hosts"
+        )
+    if len(per_split["train"]) < 2:
+        raise DataError(
+            f"the training split holds only the class {sorted(per_split['train'])}: "
+            "a classifier needs listings from at least two occupancy levels"
+        )
+
+
+def _report(
+    run_id: str, rows: int, classes: Counter[tuple[str, str]], missing: Counter[str], excluded: list[str]
+) -> dict[str, Any]:
+    table = pd.Series(classes).unstack(fill_value=0) if classes else pd.DataFrame()
+    return {
+        "run_id": run_id,
+        "rows": rows,
+        "classes_by_split": {
+            split: {c: int(table.loc[split].get(c, 0)) for c in CLASSES}
+            for split in table.index
+        },
+        "missing_fraction": {k: round(v / rows, 4) for k, v in sorted(missing.items()) if v},
+        "excluded_leakage_columns": excluded,
+    }

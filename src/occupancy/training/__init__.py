@@ -1,0 +1,1 @@
+"""Model families, training, evaluation and promotion."""

@@ -1,0 +1,124 @@
+"""Step 4, promote: pick the best family, compare it with the champion, register and move the alias.
+
+Selection uses validation macro-F1. The selected challenger and the current champion are then
+scored on the same test rows of this run; the challenger is registered and becomes the champion
+only when it is better or there is no champion. The decision and its reason are recorded on the
+pipeline's parent run, which makes re-running the step a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from occupancy.config import Settings
+from occupancy.errors import NotFoundError, OccupancyError
+from occupancy.lake import Lake
+from occupancy.provenance import git_sha
+from occupancy.registry import FAMILY_TAG, RUN_ID_TAG, Registry
+from occupancy.steps.layout import check_run_id
+from occupancy.training import evaluate
+from occupancy.training.dataset import load_processed
+
+log = logging.getLogger(__name__)
+DECISION_TAG = "promotion.decision"
+
+
+def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Decide whether run `run_id`'s best model becomes the champion (idempotent per run id)."""
+    check_run_id(run_id)
+    registry = Registry(settings)
+    parent_id = registry.parent_run(run_id, create=False)
+    recorded = registry.run(parent_id).data.tags
+    if DECISION_TAG in recorded:
+        log.info("promotion of run %s already decided: %s", run_id, recorded[DECISION_TAG])
+        return _summary(run_id, recorded, reused=True)
+
+    children = registry.children(parent_id)
+    if not children:
+        raise NotFoundError(f"run {run_id} has no finished training runs in MLflow: run the train step first")
+    best = max(children, key=lambda r: r.data.metrics.get("val_f1_macro", float("-inf")))
+    family = best.data.tags.get(FAMILY_TAG, "?")
+    log.info("promote: %s has the best validation macro-F1 (%.4f) of %d families", family, best.data.metrics["val_f1_macro"], len(children))
+
+    data = load_processed(Lake(settings.lake_uri), run_id, settings.max_train_rows, settings.seed)
+    X_test, y_test = data.X("test"), data.y("test")
+    challenger_uri = f"runs:/{best.info.run_id}/model"
+    challenger = registry.load_model(challenger_uri)
+    test_metrics = evaluate.split_metrics(challenger, X_test, y_test, "test")
+    challenger_f1 = test_metrics["test_f1_macro"]
+
+    promote, reason, champion_f1 = _decide(registry, X_test, y_test, challenger_f1)
+    log.info("promote: %s", reason)
+    tags = {
+        DECISION_TAG: "promoted" if promote else "kept_champion",
+        "promotion.reason": reason,
+        "promotion.family": family,
+        "promotion.challenger_test_f1_macro": f"{challenger_f1:.4f}",
+    }
+    if champion_f1 is not None:
+        tags["promotion.champion_test_f1_macro"] = f"{champion_f1:.4f}"
+    if promote:
+        version = registry.version_for_run(best.info.run_id)
+        if version is None:
+            version = registry.register(
+                challenger_uri,
+                {
+                    "val_f1_macro": f"{best.data.metrics['val_f1_macro']:.4f}",
+                    "test_f1_macro": f"{challenger_f1:.4f}",
+                    "data_digest": data.manifest["digest"],
+                    "git_sha": git_sha(),
+                    "promotion_reason": reason,
+                    "family": family,
+                    RUN_ID_TAG: run_id,
+                },
+            )
+        registry.set_alias(str(version.version))
+        tags["promotion.version"] = str(version.version)
+    registry.client.log_batch(
+        parent_id, metrics=[_metric(k, v) for k, v in test_metrics.items()]
+    )
+    registry.set_run_tags(parent_id, tags)  # recorded last: the step is done
+    return _summary(run_id, tags, reused=False)
+
+
+def _decide(registry: Registry, X_test: Any, y_test: Any, challenger_f1: float) -> tuple[bool, str, float | None]:
+    """Promote or keep, with the reason in one sentence and the champion's score if any."""
+    champion = registry.champion()
+    if champion is None:
+        return True, f"no {registry.settings.model_alias} yet; challenger test macro-F1 {challenger_f1:.4f}", None
+    alias_uri = f"models:/{registry.settings.model_name}@{registry.settings.model_alias}"
+    try:
+        champion_f1 = evaluate.macro_f1(y_test, registry.load_model(alias_uri).predict(X_test))
+    except (OccupancyError, ValueError, KeyError, TypeError) as exc:
+        return True, f"champion v{champion.version} could not score this data ({exc}); challenger {challenger_f1:.4f}", None
+    if challenger_f1 > champion_f1:
+        return True, (
+            f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{champion.version} "
+            f"{champion_f1:.4f} on the same test rows"
+        ), champion_f1
+    return False, (
+        f"champion v{champion.version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
+        f"{challenger_f1:.4f} on the same test rows"
+    ), champion_f1
+
+
+def _metric(key: str, value: float) -> Any:
+    import time
+
+    from mlflow.entities import Metric
+
+    return Metric(key, value, int(time.time() * 1000), 0)
+
+
+def _summary(run_id: str, tags: dict[str, str], reused: bool) -> dict[str, Any]:
+    return {
+        "step": "promote",
+        "run_id": run_id,
+        "decision": tags.get(DECISION_TAG),
+        "family": tags.get("promotion.family"),
+        "version": tags.get("promotion.version"),
+        "test_f1_macro": float(tags.get("promotion.challenger_test_f1_macro", "nan")),
+        "reason": tags.get("promotion.reason"),
+        "reused": reused,
+    }
