@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -20,18 +21,28 @@ import typer
 from occupancy.config import get_settings
 from occupancy.errors import OccupancyError
 
-app = typer.Typer(help="Predict the occupancy level of short-term rental listings.", no_args_is_help=True, add_completion=False)
-step_app = typer.Typer(help="Run one pipeline step (what each Airflow task runs).", no_args_is_help=True)
+app = typer.Typer(
+    help="Predict the occupancy level of short-term rental listings.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+step_app = typer.Typer(
+    help="Run one pipeline step (what each Airflow task runs).", no_args_is_help=True
+)
 data_app = typer.Typer(help="Data utilities.", no_args_is_help=True)
 app.add_typer(step_app, name="step")
 app.add_typer(data_app, name="data")
 
 F = TypeVar("F", bound=Callable[..., Any])
-RunId = Annotated[str, typer.Option("--run-id", help="Pipeline run id shared by all steps of one run.")]
+RunId = Annotated[
+    str, typer.Option("--run-id", help="Pipeline run id shared by all steps of one run.")
+]
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
     for noisy in ("mlflow", "alembic", "botocore", "urllib3", "skops"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Library chatter (convergence notes, MLflow's pickle advice) is not a user's concern here.
@@ -63,7 +74,12 @@ def _emit(summary: dict[str, Any]) -> None:
 @_friendly
 def ingest(
     run_id: RunId,
-    raw: Annotated[str | None, typer.Option(help="Raw listings CSV(.gz): path, file:// or s3:// (default OCCUPANCY_RAW_URI).")] = None,
+    raw: Annotated[
+        str | None,
+        typer.Option(
+            help="Raw listings CSV(.gz): path, file:// or s3:// (default OCCUPANCY_RAW_URI)."
+        ),
+    ] = None,
 ) -> None:
     """Validate the raw CSV, quarantine bad rows and snapshot it into the lake."""
     from occupancy.steps.ingest import run_ingest
@@ -84,7 +100,9 @@ def treat(run_id: RunId) -> None:
 @_friendly
 def train(
     run_id: RunId,
-    model: Annotated[str, typer.Option("--model", help="Model family: logreg, hgb, forest or mlp.")],
+    model: Annotated[
+        str, typer.Option("--model", help="Model family: logreg, hgb, forest or mlp.")
+    ],
 ) -> None:
     """Fit one model family and log it as an MLflow child run."""
     from occupancy.training.train import run_train
@@ -106,7 +124,9 @@ def promote(run_id: RunId) -> None:
 def synth(
     rows: Annotated[int, typer.Option(min=1, help="Number of listings.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 42,
-    out: Annotated[Path, typer.Option(help="Output CSV (.csv or .csv.gz).")] = Path("listings_big.csv"),
+    out: Annotated[Path, typer.Option(help="Output CSV (.csv or .csv.gz).")] = Path(
+        "listings_big.csv"
+    ),
 ) -> None:
     """Write a realistic synthetic listings_big.csv in the Inside Airbnb schema."""
     from occupancy.demo import write_synthetic
@@ -118,7 +138,9 @@ def synth(
 @app.command("predict")
 @_friendly
 def predict(
-    input: Annotated[str, typer.Option("--input", help="Listings CSV(.gz) to score: path or s3://.")],  # noqa: A002
+    input: Annotated[
+        str, typer.Option("--input", help="Listings CSV(.gz) to score: path or s3://.")
+    ],
     output: Annotated[Path, typer.Option("--output", help="Predictions file, .csv or .parquet.")],
 ) -> None:
     """Score raw listings with the champion model."""
@@ -130,10 +152,16 @@ def predict(
 @app.command("demo")
 @_friendly
 def demo(
-    raw: Annotated[str | None, typer.Option(help="Your own listings CSV(.gz); default: synthetic data.")] = None,
-    rows: Annotated[int, typer.Option(min=100, help="Synthetic listings to generate when --raw is not given.")] = 50_000,
+    raw: Annotated[
+        str | None, typer.Option(help="Your own listings CSV(.gz); default: synthetic data.")
+    ] = None,
+    rows: Annotated[
+        int, typer.Option(min=100, help="Synthetic listings to generate when --raw is not given.")
+    ] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 42,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the champion afterwards.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the champion afterwards.")
+    ] = True,
 ) -> None:
     """Run the whole pipeline locally on embedded defaults and print a summary."""
     from occupancy.demo import run_demo
@@ -143,4 +171,7 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    # Multi-threaded BLAS spins on the small matrices of these models and was measured 6x slower
+    # than one thread on 2-core machines; set before numpy is first imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app()

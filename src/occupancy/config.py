@@ -56,7 +56,9 @@ class Settings(BaseSettings):
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
         if not self.lake_uri.startswith(("file://", "s3://")):
-            raise ValueError(f"OCCUPANCY_LAKE_URI must start with file:// or s3://, got {self.lake_uri!r}")
+            raise ValueError(
+                f"OCCUPANCY_LAKE_URI must start with file:// or s3://, got {self.lake_uri!r}"
+            )
         return self
 
     @property

@@ -33,7 +33,9 @@ def write_synthetic(out: Path, rows: int, seed: int) -> Path:
     return out
 
 
-def run_demo(settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool) -> dict[str, Any]:
+def run_demo(
+    settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool
+) -> dict[str, Any]:
     """Generate data if needed, run ingest → treat → train (every family) → promote, summarize."""
     from occupancy.steps.ingest import run_ingest
     from occupancy.steps.treat import run_treat
@@ -47,18 +49,30 @@ def run_demo(settings: Settings, *, raw: str | None, rows: int, seed: int, serve
     run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log.info("demo: pipeline run %s on %s", run_id, raw)
     ingest = run_ingest(settings, run_id, raw)
-    log.info("demo: ingest kept %s rows, quarantined %s", f"{ingest['rows_valid']:,}", f"{ingest['rows_quarantined']:,}")
+    log.info(
+        "demo: ingest kept %s rows, quarantined %s",
+        f"{ingest['rows_valid']:,}",
+        f"{ingest['rows_quarantined']:,}",
+    )
     treat = run_treat(settings, run_id)
     log.info("demo: treat split %s", treat["split_rows"])
     trained = [run_train(settings, run_id, family) for family in FAMILIES]
     decision = run_promote(settings, run_id)
     _print_summary(settings, run_id, trained, decision, time.perf_counter() - started)
     if serve:
-        typer.echo("Serving arrives with the prediction API (issue 2/5); rerun with --no-serve meanwhile.")
+        typer.echo(
+            "Serving arrives with the prediction API (issue 2/5); rerun with --no-serve meanwhile."
+        )
     return decision
 
 
-def _print_summary(settings: Settings, run_id: str, trained: list[dict[str, Any]], decision: dict[str, Any], seconds: float) -> None:
+def _print_summary(
+    settings: Settings,
+    run_id: str,
+    trained: list[dict[str, Any]],
+    decision: dict[str, Any],
+    seconds: float,
+) -> None:
     echo = typer.echo
     echo("")
     echo(f"Pipeline run {run_id} finished in {seconds:.0f} s")
@@ -73,5 +87,10 @@ def _print_summary(settings: Settings, run_id: str, trained: list[dict[str, Any]
         echo("champion unchanged")
     echo(f"reason: {decision['reason']}")
     if settings.is_local_tracking:
-        echo("MLflow UI: .venv/bin/mlflow ui --backend-store-uri " f"{settings.mlflow_tracking_uri} --port 5000  (then open http://127.0.0.1:5000)")
-    echo(f"score a CSV: .venv/bin/occupancy predict --input {settings.home / 'data'}/<file>.csv --output predictions.csv")
+        echo(
+            "MLflow UI: .venv/bin/mlflow ui --backend-store-uri "
+            f"{settings.mlflow_tracking_uri} --port 5000  (then open http://127.0.0.1:5000)"
+        )
+    echo(
+        f"score a CSV: .venv/bin/occupancy predict --input {settings.home / 'data'}/<file>.csv --output predictions.csv"
+    )

@@ -204,7 +204,9 @@ class Lake:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LakeError(f"cannot create {directory} in lake {self.root}: {exc.strerror}") from None
+            raise LakeError(
+                f"cannot create {directory} in lake {self.root}: {exc.strerror}"
+            ) from None
 
     # -- error translation ----------------------------------------------------------------------
 
@@ -230,7 +232,9 @@ class Lake:
                     return
                 raise NotFoundError(f"no object at {uri}") from None
             if code == "NoSuchBucket":
-                raise LakeError(f"bucket {self.bucket!r} does not exist at {endpoint} ({uri})") from None
+                raise LakeError(
+                    f"bucket {self.bucket!r} does not exist at {endpoint} ({uri})"
+                ) from None
             if code in _S3_AUTH_CODES:
                 raise LakeError(
                     f"S3 at {endpoint} refused the credentials for {uri} ({code}): "

@@ -29,7 +29,9 @@ def score_frame(model: Any, raw: pd.DataFrame) -> pd.DataFrame:
     """Predictions for raw listings: id, occupancy_level and one probability per class."""
     proba = model.predict_proba(clean_listings(raw))
     classes = list(model.classes_)
-    aligned = np.column_stack([proba[:, classes.index(c)] if c in classes else np.zeros(len(raw)) for c in CLASSES])
+    aligned = np.column_stack(
+        [proba[:, classes.index(c)] if c in classes else np.zeros(len(raw)) for c in CLASSES]
+    )
     out = pd.DataFrame({f"p_{c}": aligned[:, i] for i, c in enumerate(CLASSES)})
     out.insert(0, "occupancy_level", np.asarray(CLASSES, dtype=object)[aligned.argmax(axis=1)])
     out.insert(0, ID_COLUMN, raw[ID_COLUMN].astype("str").to_numpy())
@@ -63,11 +65,19 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
         with open_listings_csv(input_uri, [ID_COLUMN]) as source:
             absent = [c for c in FEATURE_SOURCE_COLUMNS if c not in source.columns]
             if absent:
-                log.warning("predict: %s lacks %s; scored as missing values", input_uri, ", ".join(absent))
+                log.warning(
+                    "predict: %s lacks %s; scored as missing values", input_uri, ", ".join(absent)
+                )
             for batch in iter_batches(source):
-                table = pa.Table.from_pandas(score_frame(model, batch_to_frame(batch)), preserve_index=False)
+                table = pa.Table.from_pandas(
+                    score_frame(model, batch_to_frame(batch)), preserve_index=False
+                )
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema) if suffix == ".parquet" else pacsv.CSVWriter(tmp, table.schema)
+                    writer = (
+                        pq.ParquetWriter(tmp, table.schema)
+                        if suffix == ".parquet"
+                        else pacsv.CSVWriter(tmp, table.schema)
+                    )
                 writer.write_table(table)
                 rows += table.num_rows
                 log.info("predict: %s listings scored", f"{rows:,}")
@@ -75,7 +85,9 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
             writer.close()
             writer = None
         else:  # a header-only input still yields a valid, empty output
-            empty = pa.Table.from_pandas(pd.DataFrame(columns=list(OUTPUT_COLUMNS)), preserve_index=False)
+            empty = pa.Table.from_pandas(
+                pd.DataFrame(columns=list(OUTPUT_COLUMNS)), preserve_index=False
+            )
             (pq.write_table if suffix == ".parquet" else pacsv.write_csv)(empty, tmp)
         os.replace(tmp, output)
     finally:

@@ -39,7 +39,7 @@ def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
         return
     url = f"{tracking_uri.rstrip('/')}/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             response.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -162,7 +162,11 @@ class Registry:
         try:
             return self.client.get_model_version_by_alias(name, alias)
         except MlflowException as exc:
-            if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+            if getattr(exc, "error_code", "") in (
+                "RESOURCE_DOES_NOT_EXIST",
+                "NOT_FOUND",
+                "INVALID_PARAMETER_VALUE",
+            ):
                 return None
             raise RegistryError(f"MLflow could not read {name}@{alias}: {exc.message}") from None
 
@@ -174,8 +178,10 @@ class Registry:
         """The registered version made from a child run's model, if already registered."""
         name = self.settings.model_name
         try:
-            versions = self.client.search_model_versions(f"name = '{name}' and run_id = '{child_run_id}'")
-        except Exception:  # noqa: BLE001 - an unknown registered model simply has no versions
+            versions = self.client.search_model_versions(
+                f"name = '{name}' and run_id = '{child_run_id}'"
+            )
+        except Exception:
             return None
         return versions[0] if versions else None
 
@@ -188,7 +194,9 @@ class Registry:
             self.client.get_registered_model(name)
         except MlflowException:
             self._call("create the registered model", self.client.create_registered_model, name)
-        version = self._call("register the model", self.mlflow.register_model, model_uri, name, tags=tags)
+        version = self._call(
+            "register the model", self.mlflow.register_model, model_uri, name, tags=tags
+        )
         return version
 
     def set_alias(self, version: str) -> None:
@@ -204,4 +212,11 @@ class Registry:
     def tag_version(self, version: str, tags: dict[str, str]) -> None:
         """Add tags to a registered version."""
         for key, value in tags.items():
-            self._call("tag a version", self.client.set_model_version_tag, self.settings.model_name, version, key, value)
+            self._call(
+                "tag a version",
+                self.client.set_model_version_tag,
+                self.settings.model_name,
+                version,
+                key,
+                value,
+            )

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pandas as pd
 
 from occupancy.data import schema
-from occupancy.data.clean import MODEL_INPUT_COLUMNS, assign_split, clean_listings, occupancy_level, treat_frame
+from occupancy.data.clean import (
+    MODEL_INPUT_COLUMNS,
+    assign_split,
+    clean_listings,
+    occupancy_level,
+    treat_frame,
+)
 
 
 def test_schema_contract_has_no_leaking_feature_and_79_columns() -> None:
@@ -13,16 +19,33 @@ def test_schema_contract_has_no_leaking_feature_and_79_columns() -> None:
 
 
 def test_leakage_policy_names_review_availability_and_estimates() -> None:
-    for name in ("availability_30", "has_availability", "calendar_updated", "number_of_reviews_ltm",
-                 "review_scores_rating", "reviews_per_month", "first_review", "last_review",
-                 "estimated_revenue_l365d", "estimated_occupancy_l365d"):
+    for name in (
+        "availability_30",
+        "has_availability",
+        "calendar_updated",
+        "number_of_reviews_ltm",
+        "review_scores_rating",
+        "reviews_per_month",
+        "first_review",
+        "last_review",
+        "estimated_revenue_l365d",
+        "estimated_occupancy_l365d",
+    ):
         assert schema.is_leakage_column(name), name
     assert not schema.is_leakage_column("price")
 
 
 def test_occupancy_level_bins_match_the_design() -> None:
     nights = pd.Series(["0", "1", "30", "31", "120", "121", "255", None])
-    assert occupancy_level(nights).tolist()[:7] == ["zero", "low", "low", "mid", "mid", "high", "high"]
+    assert occupancy_level(nights).tolist()[:7] == [
+        "zero",
+        "low",
+        "low",
+        "mid",
+        "mid",
+        "high",
+        "high",
+    ]
     assert pd.isna(occupancy_level(nights).iloc[7])
 
 
@@ -39,25 +62,45 @@ def test_split_is_deterministic_grouped_by_host_and_near_70_15_15() -> None:
 
 
 def test_split_falls_back_to_listing_id_without_host_and_keeps_18_digit_ids_exact() -> None:
-    raw = pd.DataFrame({"host_id": [None, None], "id": ["1234567890123456789", "1234567890123456788"]})
+    raw = pd.DataFrame(
+        {"host_id": [None, None], "id": ["1234567890123456789", "1234567890123456788"]}
+    )
     split = assign_split(raw)
     assert split.notna().all()
     assert split.equals(assign_split(raw.iloc[::-1]).iloc[::-1])
 
 
 def test_clean_listings_handles_raw_and_json_forms_identically() -> None:
-    raw_strings = pd.DataFrame([{
-        "price": "$1,234.00", "host_response_rate": "95%", "instant_bookable": "t",
-        "amenities": '["Wifi", "Kitchen"]', "bathrooms_text": "1.5 shared baths",
-        "host_since": "2020-01-01", "last_scraped": "2021-01-01", "room_type": "Entire home/apt",
-        "accommodates": "4",
-    }])
-    json_types = pd.DataFrame([{
-        "price": 1234.0, "host_response_rate": 95, "instant_bookable": True,
-        "amenities": ["Wifi", "Kitchen"], "bathrooms_text": "1.5 shared baths",
-        "host_since": "2020-01-01", "last_scraped": "2021-01-01", "room_type": "Entire home/apt",
-        "accommodates": 4,
-    }])
+    raw_strings = pd.DataFrame(
+        [
+            {
+                "price": "$1,234.00",
+                "host_response_rate": "95%",
+                "instant_bookable": "t",
+                "amenities": '["Wifi", "Kitchen"]',
+                "bathrooms_text": "1.5 shared baths",
+                "host_since": "2020-01-01",
+                "last_scraped": "2021-01-01",
+                "room_type": "Entire home/apt",
+                "accommodates": "4",
+            }
+        ]
+    )
+    json_types = pd.DataFrame(
+        [
+            {
+                "price": 1234.0,
+                "host_response_rate": 95,
+                "instant_bookable": True,
+                "amenities": ["Wifi", "Kitchen"],
+                "bathrooms_text": "1.5 shared baths",
+                "host_since": "2020-01-01",
+                "last_scraped": "2021-01-01",
+                "room_type": "Entire home/apt",
+                "accommodates": 4,
+            }
+        ]
+    )
     a, b = clean_listings(raw_strings), clean_listings(json_types)
     pd.testing.assert_frame_equal(a, b)
     row = a.iloc[0]
@@ -72,16 +115,25 @@ def test_clean_listings_handles_raw_and_json_forms_identically() -> None:
 
 
 def test_clean_listings_turns_negative_counts_into_missing_but_keeps_coordinates() -> None:
-    out = clean_listings(pd.DataFrame([{"accommodates": "-2", "longitude": "-74.1", "latitude": "40.7"}]))
+    out = clean_listings(
+        pd.DataFrame([{"accommodates": "-2", "longitude": "-74.1", "latitude": "40.7"}])
+    )
     assert pd.isna(out.loc[0, "accommodates"])
     assert out.loc[0, "longitude"] == -74.1
 
 
 def test_treat_frame_on_real_newark_file(real_data_dir) -> None:
-    raw = pd.read_csv(real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, low_memory=False)
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, low_memory=False
+    )
     treated = treat_frame(raw)
     assert len(treated) == len(raw)
-    assert treated["occupancy_level"].value_counts().to_dict() == {"mid": 522, "high": 511, "low": 422, "zero": 417}
+    assert treated["occupancy_level"].value_counts().to_dict() == {
+        "mid": 522,
+        "high": 511,
+        "low": 422,
+        "zero": 417,
+    }
     assert treated.groupby("host_id")["split"].nunique().max() == 1
     assert treated["price"].notna().mean() > 0.85
     assert treated["amenities_count"].median() > 10

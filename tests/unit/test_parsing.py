@@ -15,11 +15,19 @@ def _s(*values: object) -> pd.Series:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("$1,234.00", 1234.0), ("$73.00", 73.0), (" $5 ", 5.0), (99.5, 99.5), ("", None), (None, None), ("abc", None)],
+    [
+        ("$1,234.00", 1234.0),
+        ("$73.00", 73.0),
+        (" $5 ", 5.0),
+        (99.5, 99.5),
+        ("", None),
+        (None, None),
+        ("abc", None),
+    ],
 )
 def test_parse_price_reads_dollar_strings_and_numbers(raw: object, expected: float | None) -> None:
     value = parsing.parse_price(_s(raw)).iloc[0]
-    assert (math.isnan(value) if expected is None else value == expected)
+    assert math.isnan(value) if expected is None else value == expected
 
 
 def test_parse_number_rejects_nan_and_infinity() -> None:
@@ -28,10 +36,12 @@ def test_parse_number_rejects_nan_and_infinity() -> None:
     assert out.iloc[3] == 1000.0
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("95%", 95.0), ("100%", 100.0), ("N/A", None), (80, 80.0)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("95%", 95.0), ("100%", 100.0), ("N/A", None), (80, 80.0)]
+)
 def test_parse_rate_reads_percent_strings(raw: object, expected: float | None) -> None:
     value = parsing.parse_rate(_s(raw)).iloc[0]
-    assert (math.isnan(value) if expected is None else value == expected)
+    assert math.isnan(value) if expected is None else value == expected
 
 
 def test_parse_bool_accepts_airbnb_and_json_forms() -> None:
@@ -66,7 +76,10 @@ def test_parse_amenities_normalizes_json_strings_and_lists() -> None:
     assert out.iloc[1] == ""
     assert out.iloc[2] == ""
     assert out.iloc[3] == 'pool / hot tub|café "bar"'
-    assert parsing.parse_amenities(pd.Series([["Wifi", "TV"], []], dtype="object")).tolist() == ["wifi|tv", ""]
+    assert parsing.parse_amenities(pd.Series([["Wifi", "TV"], []], dtype="object")).tolist() == [
+        "wifi|tv",
+        "",
+    ]
 
 
 def test_count_items_counts_joined_names() -> None:

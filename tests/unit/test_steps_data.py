@@ -18,7 +18,9 @@ from occupancy.steps.treat import run_treat
 
 @pytest.fixture(scope="module")
 def newark(real_data_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    )
 
 
 def _write(frame: pd.DataFrame, path: Path) -> str:
@@ -27,10 +29,14 @@ def _write(frame: pd.DataFrame, path: Path) -> str:
 
 
 def _published(settings, run_id: str) -> list[str]:
-    return [k for k in Lake(settings.lake_uri).list(f"runs/{run_id}") if k.endswith("_manifest.json")]
+    return [
+        k for k in Lake(settings.lake_uri).list(f"runs/{run_id}") if k.endswith("_manifest.json")
+    ]
 
 
-def test_ingest_and_treat_publish_manifest_and_latest_pointer(isolated_settings, newark, tmp_path) -> None:
+def test_ingest_and_treat_publish_manifest_and_latest_pointer(
+    isolated_settings, newark, tmp_path
+) -> None:
     raw = _write(newark, tmp_path / "listings.csv")
     ingest = run_ingest(isolated_settings, "r1", raw)
     assert ingest["rows_valid"] == len(newark) and ingest["rows_quarantined"] == 0
@@ -39,12 +45,16 @@ def test_ingest_and_treat_publish_manifest_and_latest_pointer(isolated_settings,
     lake = Lake(isolated_settings.lake_uri)
     assert lake.read_json("processed/latest.json")["run_id"] == "r1"
     table = pq.read_table(Path(lake.path) / "runs/r1/processed/listings.parquet")
-    assert not any(name.startswith(("review_scores", "availability")) for name in table.column_names)
+    assert not any(
+        name.startswith(("review_scores", "availability")) for name in table.column_names
+    )
     report = lake.read_json("runs/r1/processed/report.json")
     assert "estimated_occupancy_l365d" in report["excluded_leakage_columns"]
 
 
-def test_rerunning_steps_with_the_same_run_id_changes_nothing(isolated_settings, newark, tmp_path) -> None:
+def test_rerunning_steps_with_the_same_run_id_changes_nothing(
+    isolated_settings, newark, tmp_path
+) -> None:
     raw = _write(newark.head(600), tmp_path / "listings.csv")
     first = (run_ingest(isolated_settings, "r1", raw), run_treat(isolated_settings, "r1"))
     lake = Lake(isolated_settings.lake_uri)
@@ -70,7 +80,9 @@ def test_gzip_input_is_detected_by_content(isolated_settings, newark, tmp_path) 
         (b"name,city\nx,y\n", "not an Inside Airbnb listings CSV: its header has no 'id' column"),
     ],
 )
-def test_ingest_rejects_files_that_are_not_listings(isolated_settings, tmp_path, content, message) -> None:
+def test_ingest_rejects_files_that_are_not_listings(
+    isolated_settings, tmp_path, content, message
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(SchemaError, match=message):
@@ -91,23 +103,34 @@ def test_ingest_lists_every_missing_required_column(isolated_settings, newark, t
         run_ingest(isolated_settings, "r1", raw)
 
 
-def test_training_on_antwerp_fails_naming_the_target_column(isolated_settings, real_data_dir) -> None:
+def test_training_on_antwerp_fails_naming_the_target_column(
+    isolated_settings, real_data_dir
+) -> None:
     with pytest.raises(SchemaError) as caught:
-        run_ingest(isolated_settings, "r1", str(real_data_dir / "antwerp_2024-06-29_listings.csv.gz"))
+        run_ingest(
+            isolated_settings, "r1", str(real_data_dir / "antwerp_2024-06-29_listings.csv.gz")
+        )
     assert str(caught.value).count("\n") == 0
     assert "lacks required column estimated_occupancy_l365d" in str(caught.value)
 
 
-def test_bad_rows_are_quarantined_with_reasons_under_the_threshold(isolated_settings, newark, tmp_path) -> None:
+def test_bad_rows_are_quarantined_with_reasons_under_the_threshold(
+    isolated_settings, newark, tmp_path
+) -> None:
     frame = newark.head(500).copy()
     frame.loc[3, "accommodates"] = "four"
     frame.loc[7, "price"] = "-$10.00"
     frame.loc[9, "id"] = frame.loc[8, "id"]
     summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
     assert summary["rows_quarantined"] == 3
-    quarantine = pd.read_csv(Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv")
+    quarantine = pd.read_csv(
+        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
+    )
     assert quarantine["row"].tolist() == [4, 8, 10]
-    assert quarantine["reason"].tolist()[0] == "column 'accommodates': expected a whole number, got 'four'"
+    assert (
+        quarantine["reason"].tolist()[0]
+        == "column 'accommodates': expected a whole number, got 'four'"
+    )
     assert "duplicate listing id" in quarantine["reason"].tolist()[2]
 
 
@@ -165,5 +188,7 @@ def test_missing_input_file_names_the_uri(isolated_settings, tmp_path) -> None:
 
 def test_manifest_is_json_with_the_counts(isolated_settings, newark, tmp_path) -> None:
     run_ingest(isolated_settings, "r1", _write(newark.head(50), tmp_path / "l.csv"))
-    manifest = json.loads((Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/_manifest.json").read_text())
+    manifest = json.loads(
+        (Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/_manifest.json").read_text()
+    )
     assert manifest["rows_read"] == 50 and manifest["columns"] == 79

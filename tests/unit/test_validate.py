@@ -10,7 +10,12 @@ def _frame(**columns: list[object]) -> pd.DataFrame:
 
 
 def test_valid_rows_have_no_problem() -> None:
-    frame = _frame(id=["1", "2"], price=["$10.00", ""], accommodates=["2", "4"], host_response_rate=["95%", "N/A"])
+    frame = _frame(
+        id=["1", "2"],
+        price=["$10.00", ""],
+        accommodates=["2", "4"],
+        host_response_rate=["95%", "N/A"],
+    )
     assert validate_rows(frame, frame.columns, seen_ids=set()).isna().all()
 
 
@@ -22,12 +27,16 @@ def test_wrong_type_names_column_expectation_and_value() -> None:
 
 
 def test_nan_negative_and_absurd_values_are_rejected() -> None:
-    frame = _frame(id=["1", "2", "3", "4"], price=["NaN", "-$5.00", "$99,999,999.00", "$50.00"], latitude=["40", "40", "40", "inf"])
+    frame = _frame(
+        id=["1", "2", "3", "4"],
+        price=["NaN", "-$5.00", "$99,999,999.00", "$50.00"],
+        latitude=["40", "40", "40", "inf"],
+    )
     problems = validate_rows(frame, frame.columns)
     assert "expected a price" in problems[0]
     assert "between 0 and 1e+06" in problems[1]
     assert "got '$99,999,999.00'" in problems[2]
-    assert "column 'latitude': expected a number, got 'inf'" == problems[3]
+    assert problems[3] == "column 'latitude': expected a number, got 'inf'"
 
 
 def test_duplicate_ids_are_caught_within_and_across_batches() -> None:

@@ -51,7 +51,12 @@ CATEGORY_COLUMNS: tuple[str, ...] = (
     "neighbourhood_cleansed",
     "host_response_time",
 )
-TEXT_LENGTH_COLUMNS: tuple[str, ...] = ("name", "description", "neighborhood_overview", "host_about")
+TEXT_LENGTH_COLUMNS: tuple[str, ...] = (
+    "name",
+    "description",
+    "neighborhood_overview",
+    "host_about",
+)
 AMENITIES_COLUMN = "amenities"
 
 # The cleaned columns, i.e. the model's input: numeric first, then categories, then amenities.
@@ -106,14 +111,14 @@ def clean_listings(raw: pd.DataFrame) -> pd.DataFrame:
     amenities = parsing.parse_amenities(col(AMENITIES_COLUMN))
     out["amenities_count"] = parsing.count_items(amenities)
     verifications = parsing.parse_amenities(
-        parsing._as_text(col("host_verifications")).str.replace("'", '"', regex=False)
+        parsing.as_text(col("host_verifications")).str.replace("'", '"', regex=False)
     )
     out["host_verifications_count"] = parsing.count_items(verifications)
     for name in TEXT_LENGTH_COLUMNS:
         out[f"{name}_length"] = parsing.text_length(col(name))
 
     for name in CATEGORY_COLUMNS:
-        out[name] = parsing._as_text(col(name)).astype("object")
+        out[name] = parsing.as_text(col(name)).astype("object")
     out[AMENITIES_COLUMN] = amenities.astype("object")
 
     cleaned = pd.DataFrame(out, index=raw.index)
@@ -143,14 +148,15 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
         z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+        return np.asarray(z ^ (z >> np.uint64(31)), dtype=np.uint64)
 
 
 def _id_keys(values: pd.Series) -> np.ndarray:
     """Identifiers as exact uint64 (18-digit ids do not fit a float); invalid ones are 0."""
-    text = parsing._as_text(values).fillna("")
+    text = parsing.as_text(values).fillna("")
     valid = text.str.fullmatch(r"\d{1,19}")
-    return text.where(valid, "0").astype("uint64").to_numpy()
+    keys: np.ndarray = text.where(valid, "0").astype("uint64").to_numpy()
+    return keys
 
 
 def assign_split(raw: pd.DataFrame) -> pd.Series:

@@ -58,7 +58,9 @@ class CsvSource:
 
 def _read_header(uri: str, head: bytes) -> tuple[str, ...]:
     if not head.strip():
-        raise SchemaError(f"{uri} is empty: expected an Inside Airbnb listings CSV with a header row")
+        raise SchemaError(
+            f"{uri} is empty: expected an Inside Airbnb listings CSV with a header row"
+        )
     if b"\x00" in head:
         raise SchemaError(f"{uri} is not a CSV text file (it contains binary data)")
     first_line = head.split(b"\n", 1)[0]

@@ -19,7 +19,7 @@ _TRUE = frozenset({"t", "true", "1", "yes", "y"})
 _FALSE = frozenset({"f", "false", "0", "no", "n"})
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series) -> pd.Series:
     """Strings with surrounding blanks removed; missing stays missing."""
     return values.astype("str").str.strip().where(values.notna())
 
@@ -29,7 +29,7 @@ def parse_number(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.astype("float64")
     else:
-        numbers = pd.to_numeric(_as_text(values), errors="coerce").astype("float64")
+        numbers = pd.to_numeric(as_text(values), errors="coerce").astype("float64")
     return numbers.where(np.isfinite(numbers))
 
 
@@ -37,7 +37,7 @@ def parse_price(values: pd.Series) -> pd.Series:
     """'$1,234.00' (or 1234) as float dollars."""
     if pd.api.types.is_numeric_dtype(values):
         return parse_number(values)
-    cleaned = _as_text(values).str.replace(r"[$,\s]", "", regex=True)
+    cleaned = as_text(values).str.replace(r"[$,\s]", "", regex=True)
     return parse_number(cleaned)
 
 
@@ -45,7 +45,7 @@ def parse_rate(values: pd.Series) -> pd.Series:
     """'95%' (or 95) as a percentage in [0, 100]; 'N/A' is missing."""
     if pd.api.types.is_numeric_dtype(values):
         return parse_number(values)
-    return parse_number(_as_text(values).str.rstrip("%"))
+    return parse_number(as_text(values).str.rstrip("%"))
 
 
 def parse_bool(values: pd.Series) -> pd.Series:
@@ -53,7 +53,7 @@ def parse_bool(values: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         numbers = values.astype("float64")
         return numbers.where(numbers.isin([0.0, 1.0]))
-    text = _as_text(values).str.lower()
+    text = as_text(values).str.lower()
     out = pd.Series(np.nan, index=values.index, dtype="float64")
     out[text.isin(_TRUE)] = 1.0
     out[text.isin(_FALSE)] = 0.0
@@ -62,12 +62,12 @@ def parse_bool(values: pd.Series) -> pd.Series:
 
 def parse_date(values: pd.Series) -> pd.Series:
     """ISO 'YYYY-MM-DD' as datetime64; anything else is missing."""
-    return pd.to_datetime(_as_text(values), format="%Y-%m-%d", errors="coerce")
+    return pd.to_datetime(as_text(values), format="%Y-%m-%d", errors="coerce")
 
 
 def parse_bathrooms_text(values: pd.Series) -> pd.DataFrame:
     """'1.5 shared baths' / 'Half-bath' as columns `count` (float) and `shared` (1.0/0.0)."""
-    text = _as_text(values).str.lower()
+    text = as_text(values).str.lower()
     count = pd.to_numeric(text.str.extract(r"(\d+(?:\.\d+)?)", expand=False), errors="coerce")
     count = count.where(~text.str.contains("half", na=False), 0.5)
     shared = text.str.contains("shared", na=False).astype("float64").where(text.notna())
@@ -85,7 +85,7 @@ def parse_amenities(values: pd.Series) -> pd.Series:
     """A JSON list (or its string form) as lower-case names joined by '|'; missing is ''."""
     if values.dtype == object and values.map(lambda v: isinstance(v, list | tuple)).any():
         return values.map(_amenities_from_list).astype("str")
-    text = _as_text(values).fillna("")
+    text = as_text(values).fillna("")
     # The common, well-formed case is handled vectorized; odd strings fall back to json.loads.
     well_formed = text.str.fullmatch(r'\[\s*(?:"[^"\\|]*"(?:\s*,\s*"[^"\\|]*")*)?\s*\]')
     joined = (
@@ -115,4 +115,4 @@ def count_items(joined: pd.Series, separator: str = AMENITY_SEPARATOR) -> pd.Ser
 
 def text_length(values: pd.Series) -> pd.Series:
     """Length of free text in characters; missing text has length 0."""
-    return _as_text(values).fillna("").str.len().astype("float64")
+    return as_text(values).fillna("").str.len().astype("float64")

@@ -8,10 +8,10 @@ the synthetic generator and the API all read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a raw column is written in the Inside Airbnb CSV."""
 
     ID = "id"  # positive integer identifier

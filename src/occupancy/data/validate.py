@@ -48,10 +48,16 @@ def _column_problems(values: pd.Series, column: Column, required_value: bool) ->
         return problems
     pattern, expected = spec
     malformed = present & ~text.str.fullmatch(pattern).fillna(False).astype(bool)
-    problems[malformed] = f"column '{column.name}': expected {expected}, got '" + shown[malformed] + "'"
+    problems[malformed] = (
+        f"column '{column.name}': expected {expected}, got '" + shown[malformed] + "'"
+    )
     if column.kind is Kind.DATE:
-        bad_date = present & ~malformed & pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").isna()
-        problems[bad_date] = f"column '{column.name}': expected a real calendar date, got '" + shown[bad_date] + "'"
+        bad_date = (
+            present & ~malformed & pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").isna()
+        )
+        problems[bad_date] = (
+            f"column '{column.name}': expected a real calendar date, got '" + shown[bad_date] + "'"
+        )
     if column.low is not None or column.high is not None:
         number = _numeric_value(text.where(present & ~malformed), column.kind)
         low = -np.inf if column.low is None else column.low
@@ -91,6 +97,8 @@ def _duplicate_ids(ids: pd.Series, valid: pd.Series, seen_ids: set[int]) -> pd.S
     candidates = ids[valid].astype("str").str.strip()
     numbers = candidates.astype("uint64")
     repeated = numbers.duplicated(keep="first") | numbers.isin(seen_ids)
-    reasons[repeated[repeated].index] = "column 'id': duplicate listing id '" + candidates[repeated] + "'"
+    reasons[repeated[repeated].index] = (
+        "column 'id': duplicate listing id '" + candidates[repeated] + "'"
+    )
     seen_ids.update(numbers[~repeated].tolist())
     return reasons

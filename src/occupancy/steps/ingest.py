@@ -83,7 +83,11 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
                     writer = pq.ParquetWriter(snapshot_path, batch.schema, compression="zstd")
                 writer.write_batch(good)
                 rows_read += batch.num_rows
-                log.info("ingest: %s rows read, %s quarantined", f"{rows_read:,}", f"{quarantine.count:,}")
+                log.info(
+                    "ingest: %s rows read, %s quarantined",
+                    f"{rows_read:,}",
+                    f"{quarantine.count:,}",
+                )
         finally:
             if writer is not None:
                 writer.close()

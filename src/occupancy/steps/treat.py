@@ -109,13 +109,19 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
     }
     lake.write_json(f"{prefix}/{MANIFEST}", summary)
-    lake.write_json(LATEST_PROCESSED, {"run_id": run_id, "manifest": lake.uri(f"{prefix}/{MANIFEST}"), "digest": digest})
+    lake.write_json(
+        LATEST_PROCESSED,
+        {"run_id": run_id, "manifest": lake.uri(f"{prefix}/{MANIFEST}"), "digest": digest},
+    )
     return summary
 
 
 def _check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
     """Refuse to publish a table no model could be trained and judged on."""
-    per_split = {split: {c for (s, c), n in classes.items() if s == split and n} for split in ("train", "valid", "test")}
+    per_split = {
+        split: {c for (s, c), n in classes.items() if s == split and n}
+        for split in ("train", "valid", "test")
+    }
     empty = [split for split, found in per_split.items() if not found]
     if empty:
         raise DataError(
@@ -130,15 +136,18 @@ def _check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
 
 
 def _report(
-    run_id: str, rows: int, classes: Counter[tuple[str, str]], missing: Counter[str], excluded: list[str]
+    run_id: str,
+    rows: int,
+    classes: Counter[tuple[str, str]],
+    missing: Counter[str],
+    excluded: list[str],
 ) -> dict[str, Any]:
     table = pd.Series(classes).unstack(fill_value=0) if classes else pd.DataFrame()
     return {
         "run_id": run_id,
         "rows": rows,
         "classes_by_split": {
-            split: {c: int(table.loc[split].get(c, 0)) for c in CLASSES}
-            for split in table.index
+            split: {c: int(table.loc[split].get(c, 0)) for c in CLASSES} for split in table.index
         },
         "missing_fraction": {k: round(v / rows, 4) for k, v in sorted(missing.items()) if v},
         "excluded_leakage_columns": excluded,

@@ -33,14 +33,19 @@ def split_metrics(model: Any, X: pd.DataFrame, y: pd.Series, prefix: str) -> dic
     classes = list(model.classes_)
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
     per_class = f1_score(y, predicted, labels=LABELS, average=None, zero_division=0)
-    # Align probability columns to the fixed class order; absent classes get probability 0.
-    aligned = np.column_stack([proba[:, classes.index(c)] if c in classes else np.zeros(len(y)) for c in LABELS])
+    # log_loss expects columns in sorted label order; classes absent from training get 0.
+    ordered = sorted(LABELS)
+    aligned = np.column_stack(
+        [proba[:, classes.index(c)] if c in classes else np.zeros(len(y)) for c in ordered]
+    )
     metrics = {
         f"{prefix}_f1_macro": macro_f1(y, predicted),
         f"{prefix}_accuracy": float(accuracy_score(y, predicted)),
-        f"{prefix}_log_loss": float(log_loss(y, np.clip(aligned, 1e-15, 1.0), labels=LABELS)),
+        f"{prefix}_log_loss": float(log_loss(y, np.clip(aligned, 1e-15, 1.0), labels=ordered)),
     }
-    metrics.update({f"{prefix}_f1_{label}": float(v) for label, v in zip(LABELS, per_class, strict=True)})
+    metrics.update(
+        {f"{prefix}_f1_{label}": float(v) for label, v in zip(LABELS, per_class, strict=True)}
+    )
     return metrics
 
 
@@ -56,10 +61,15 @@ def predict_latency_ms(model: Any, X: pd.DataFrame, repeats: int = 20) -> dict[s
     start = time.perf_counter()
     model.predict_proba(batch)
     batch_ms = (time.perf_counter() - start) * 1000
-    return {"predict_ms_one_row": float(np.median(timings) * 1000), "predict_ms_1000_rows": batch_ms}
+    return {
+        "predict_ms_one_row": float(np.median(timings) * 1000),
+        "predict_ms_1000_rows": batch_ms,
+    }
 
 
-def write_confusion_matrix(model: Any, X: pd.DataFrame, y: pd.Series, path: Path, title: str) -> Path:
+def write_confusion_matrix(
+    model: Any, X: pd.DataFrame, y: pd.Series, path: Path, title: str
+) -> Path:
     """A confusion-matrix PNG (rows: truth, columns: prediction)."""
     import matplotlib
 
@@ -80,11 +90,19 @@ def write_confusion_matrix(model: Any, X: pd.DataFrame, y: pd.Series, path: Path
     return path
 
 
-def input_importance(model: Any, X: pd.DataFrame, y: pd.Series, seed: int, rows: int = 1000) -> pd.Series:
+def input_importance(
+    model: Any, X: pd.DataFrame, y: pd.Series, seed: int, rows: int = 1000
+) -> pd.Series:
     """Permutation importance of each input column (macro-F1 drop), comparable across families."""
     sample = X.sample(n=min(rows, len(X)), random_state=seed)
     result = permutation_importance(
-        model, sample, y.loc[sample.index], scoring="f1_macro", n_repeats=2, random_state=seed, n_jobs=1
+        model,
+        sample,
+        y.loc[sample.index],
+        scoring="f1_macro",
+        n_repeats=2,
+        random_state=seed,
+        n_jobs=1,
     )
     return pd.Series(result.importances_mean, index=X.columns).sort_values(ascending=False)
 
@@ -112,7 +130,11 @@ def text_report(model: Any, X: pd.DataFrame, y: pd.Series) -> str:
 
 
 def model_card(
-    family: str, params: dict[str, Any], metrics: dict[str, float], data: dict[str, Any], top_inputs: list[str]
+    family: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    data: dict[str, Any],
+    top_inputs: list[str],
 ) -> str:
     """A short Markdown model card: what it is, what it saw, how well it did, what it must not do."""
     lines = [

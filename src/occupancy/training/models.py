@@ -56,7 +56,10 @@ FAMILIES: dict[str, Family] = {
         Family(
             "mlp",
             scale=True,
-            grid=({"hidden_layer_sizes": (64,), "alpha": 1e-3}, {"hidden_layer_sizes": (128, 64), "alpha": 1e-2}),
+            grid=(
+                {"hidden_layer_sizes": (64,), "alpha": 1e-3},
+                {"hidden_layer_sizes": (128, 64), "alpha": 1e-2},
+            ),
         ),
     )
 }

@@ -36,10 +36,17 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
 
     children = registry.children(parent_id)
     if not children:
-        raise NotFoundError(f"run {run_id} has no finished training runs in MLflow: run the train step first")
+        raise NotFoundError(
+            f"run {run_id} has no finished training runs in MLflow: run the train step first"
+        )
     best = max(children, key=lambda r: r.data.metrics.get("val_f1_macro", float("-inf")))
     family = best.data.tags.get(FAMILY_TAG, "?")
-    log.info("promote: %s has the best validation macro-F1 (%.4f) of %d families", family, best.data.metrics["val_f1_macro"], len(children))
+    log.info(
+        "promote: %s has the best validation macro-F1 (%.4f) of %d families",
+        family,
+        best.data.metrics["val_f1_macro"],
+        len(children),
+    )
 
     data = load_processed(Lake(settings.lake_uri), run_id, settings.max_train_rows, settings.seed)
     X_test, y_test = data.X("test"), data.y("test")
@@ -75,32 +82,48 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
             )
         registry.set_alias(str(version.version))
         tags["promotion.version"] = str(version.version)
-    registry.client.log_batch(
-        parent_id, metrics=[_metric(k, v) for k, v in test_metrics.items()]
-    )
+    registry.client.log_batch(parent_id, metrics=[_metric(k, v) for k, v in test_metrics.items()])
     registry.set_run_tags(parent_id, tags)  # recorded last: the step is done
     return _summary(run_id, tags, reused=False)
 
 
-def _decide(registry: Registry, X_test: Any, y_test: Any, challenger_f1: float) -> tuple[bool, str, float | None]:
+def _decide(
+    registry: Registry, X_test: Any, y_test: Any, challenger_f1: float
+) -> tuple[bool, str, float | None]:
     """Promote or keep, with the reason in one sentence and the champion's score if any."""
     champion = registry.champion()
     if champion is None:
-        return True, f"no {registry.settings.model_alias} yet; challenger test macro-F1 {challenger_f1:.4f}", None
+        return (
+            True,
+            f"no {registry.settings.model_alias} yet; challenger test macro-F1 {challenger_f1:.4f}",
+            None,
+        )
     alias_uri = f"models:/{registry.settings.model_name}@{registry.settings.model_alias}"
     try:
         champion_f1 = evaluate.macro_f1(y_test, registry.load_model(alias_uri).predict(X_test))
     except (OccupancyError, ValueError, KeyError, TypeError) as exc:
-        return True, f"champion v{champion.version} could not score this data ({exc}); challenger {challenger_f1:.4f}", None
+        return (
+            True,
+            f"champion v{champion.version} could not score this data ({exc}); challenger {challenger_f1:.4f}",
+            None,
+        )
     if challenger_f1 > champion_f1:
-        return True, (
-            f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{champion.version} "
-            f"{champion_f1:.4f} on the same test rows"
-        ), champion_f1
-    return False, (
-        f"champion v{champion.version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
-        f"{challenger_f1:.4f} on the same test rows"
-    ), champion_f1
+        return (
+            True,
+            (
+                f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{champion.version} "
+                f"{champion_f1:.4f} on the same test rows"
+            ),
+            champion_f1,
+        )
+    return (
+        False,
+        (
+            f"champion v{champion.version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
+            f"{challenger_f1:.4f} on the same test rows"
+        ),
+        champion_f1,
+    )
 
 
 def _metric(key: str, value: float) -> Any:

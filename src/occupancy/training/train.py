@@ -34,14 +34,21 @@ def run_train(settings: Settings, run_id: str, family_name: str) -> dict[str, An
     check_run_id(run_id)
     family = FAMILIES.get(family_name)
     if family is None:
-        raise ConfigError(f"unknown model family {family_name!r}: choose one of {', '.join(FAMILIES)}")
+        raise ConfigError(
+            f"unknown model family {family_name!r}: choose one of {', '.join(FAMILIES)}"
+        )
     lake = Lake(settings.lake_uri)
     data = load_processed(lake, run_id, settings.max_train_rows, settings.seed)
     registry = Registry(settings)
     parent_id = registry.parent_run(run_id)
     done = registry.finished_child(parent_id, family.name)
     if done is not None:
-        log.info("train %s of run %s already finished (MLflow run %s)", family.name, run_id, done.info.run_id)
+        log.info(
+            "train %s of run %s already finished (MLflow run %s)",
+            family.name,
+            run_id,
+            done.info.run_id,
+        )
         return _summary(run_id, family.name, done.info.run_id, done.data.metrics, reused=True)
 
     best_model, best_params, search = _search(family, data, settings.seed)
@@ -50,13 +57,22 @@ def run_train(settings: Settings, run_id: str, family_name: str) -> dict[str, An
         experiment_id=registry.experiment_id,
         run_name=family.name,
         parent_run_id=parent_id,
-        tags={RUN_ID_TAG: run_id, FAMILY_TAG: family.name, ROLE_TAG: "family", "git_sha": git_sha()},
+        tags={
+            RUN_ID_TAG: run_id,
+            FAMILY_TAG: family.name,
+            ROLE_TAG: "family",
+            "git_sha": git_sha(),
+        },
     ) as active:
-        metrics = _log_run(mlflow, lake, run_id, family, data, best_model, best_params, search, settings.seed)
+        metrics = _log_run(
+            mlflow, lake, run_id, family, data, best_model, best_params, search, settings.seed
+        )
     return _summary(run_id, family.name, active.info.run_id, metrics, reused=False)
 
 
-def _search(family: Family, data: Processed, seed: int) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
+def _search(
+    family: Family, data: Processed, seed: int
+) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """Fit every grid point on train, score on valid; return the best model and the trail."""
     X_train, y_train = data.X("train"), data.y("train")
     X_valid, y_valid = data.X("valid"), data.y("valid")
@@ -68,7 +84,9 @@ def _search(family: Family, data: Processed, seed: int) -> tuple[Any, dict[str, 
         seconds = time.perf_counter() - started
         score = evaluate.macro_f1(y_valid, model.predict(X_valid))
         trail.append({"params": params, "val_f1_macro": score, "fit_seconds": seconds})
-        log.info("train %s %s: validation macro-F1 %.4f (%.1f s)", family.name, params, score, seconds)
+        log.info(
+            "train %s %s: validation macro-F1 %.4f (%.1f s)", family.name, params, score, seconds
+        )
         if best is None or score > best[0]:
             best = (score, model, params)
     assert best is not None  # every family has a non-empty grid
@@ -93,30 +111,46 @@ def _log_run(
     metrics.update(evaluate.predict_latency_ms(model, X_valid))
     for i, point in enumerate(search):
         metrics[f"search_{i}_val_f1_macro"] = point["val_f1_macro"]
-    mlflow.log_params({"family": family.name, "seed": seed, "train_rows": len(data.frames["train"]), **params})
+    mlflow.log_params(
+        {"family": family.name, "seed": seed, "train_rows": len(data.frames["train"]), **params}
+    )
     mlflow.log_params({"search_grid": json.dumps([p["params"] for p in search], default=str)})
     mlflow.log_metrics(metrics)
 
     digest = data.manifest["digest"]
     dataset_uri = lake.uri(f"{processed_prefix(run_id)}/listings.parquet")
     sample = data.frames["train"].head(1000)
-    dataset = mlflow.data.from_pandas(sample, source=dataset_uri, name=f"occupancy-{run_id}", digest=digest)
+    dataset = mlflow.data.from_pandas(
+        sample, source=dataset_uri, name=f"occupancy-{run_id}", digest=digest
+    )
     mlflow.log_input(dataset, context="training")
     mlflow.set_tag("data_digest", digest)
 
     importance = evaluate.input_importance(model, X_valid, y_valid, seed)
     with tempfile.TemporaryDirectory(prefix="occupancy-artifacts-") as tmp:
         out = Path(tmp)
-        evaluate.write_confusion_matrix(model, X_valid, y_valid, out / "confusion_matrix_valid.png", f"{family.name} (validation)")
-        evaluate.write_importance_plot(importance, out / "input_importance.png", f"{family.name}: input importance")
-        (out / "classification_report_valid.txt").write_text(evaluate.text_report(model, X_valid, y_valid))
+        evaluate.write_confusion_matrix(
+            model,
+            X_valid,
+            y_valid,
+            out / "confusion_matrix_valid.png",
+            f"{family.name} (validation)",
+        )
+        evaluate.write_importance_plot(
+            importance, out / "input_importance.png", f"{family.name}: input importance"
+        )
+        (out / "classification_report_valid.txt").write_text(
+            evaluate.text_report(model, X_valid, y_valid)
+        )
         importance.to_csv(out / "input_importance.csv", header=["f1_macro_drop"])
         data_info = {
             "uri": dataset_uri,
             "digest": digest,
             **{f"{s}_rows": len(data.frames[s]) for s in ("train", "valid", "test")},
         }
-        card = evaluate.model_card(family.name, params, metrics, data_info, list(importance.head(10).index))
+        card = evaluate.model_card(
+            family.name, params, metrics, data_info, list(importance.head(10).index)
+        )
         (out / "model_card.md").write_text(card)
         mlflow.log_artifacts(str(out))
     _log_model(mlflow, model, X_valid)
@@ -143,7 +177,9 @@ def _log_model(mlflow: Any, model: Any, X_valid: Any) -> None:
     )
 
 
-def _summary(run_id: str, family: str, mlflow_run_id: str, metrics: dict[str, float], reused: bool) -> dict[str, Any]:
+def _summary(
+    run_id: str, family: str, mlflow_run_id: str, metrics: dict[str, float], reused: bool
+) -> dict[str, Any]:
     return {
         "step": "train",
         "run_id": run_id,

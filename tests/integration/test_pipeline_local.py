@@ -1,0 +1,173 @@
+"""The four steps end to end on the embedded defaults (file:// lake, SQLite MLflow) on real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from occupancy.config import Settings
+from occupancy.predict import run_predict
+from occupancy.registry import Registry
+from occupancy.steps.ingest import run_ingest
+from occupancy.steps.treat import run_treat
+from occupancy.training.models import FAMILIES
+from occupancy.training.promote import run_promote
+from occupancy.training.train import run_train
+
+pytestmark = pytest.mark.integration
+
+# Reference baselines from ../shared/data/README.md (host-grouped split, cold-start features).
+BASELINE_TEST_F1 = {"newark_2025-09-30": 0.48, "jersey-city_2025-09-25": 0.44}
+
+
+def run_pipeline(settings: Settings, run_id: str, raw: str) -> dict:
+    run_ingest(settings, run_id, raw)
+    run_treat(settings, run_id)
+    for family in FAMILIES:
+        run_train(settings, run_id, family)
+    return run_promote(settings, run_id)
+
+
+@pytest.fixture(scope="module")
+def newark_home(tmp_path_factory, real_data_dir):
+    """One full pipeline run on Newark, shared by the tests of this module."""
+    home = tmp_path_factory.mktemp("newark") / ".occupancy"
+    settings = Settings(
+        home=home,
+        lake_uri=(home / "lake").as_uri(),
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+    )
+    decision = run_pipeline(
+        settings, "newark-1", str(real_data_dir / "newark_2025-09-30_listings.csv.gz")
+    )
+    return settings, decision
+
+
+def test_pipeline_registers_a_champion_with_provenance_tags(newark_home) -> None:
+    settings, decision = newark_home
+    assert decision["decision"] == "promoted" and decision["version"] == "1"
+    champion = Registry(settings).champion()
+    assert champion is not None and str(champion.version) == "1"
+    for tag in ("val_f1_macro", "test_f1_macro", "data_digest", "git_sha", "promotion_reason"):
+        assert champion.tags.get(tag), tag
+    assert champion.tags["promotion_reason"].startswith("no champion yet")
+
+
+def test_newark_champion_beats_the_reference_baseline(newark_home) -> None:
+    _, decision = newark_home
+    assert decision["test_f1_macro"] > BASELINE_TEST_F1["newark_2025-09-30"]
+
+
+def test_every_family_is_a_child_run_with_metrics_and_artifacts(newark_home) -> None:
+    settings, _ = newark_home
+    registry = Registry(settings)
+    children = registry.children(registry.parent_run("newark-1", create=False))
+    assert sorted(c.data.tags["occupancy.family"] for c in children) == sorted(FAMILIES)
+    for child in children:
+        metrics = child.data.metrics
+        for key in (
+            "val_f1_macro",
+            "val_accuracy",
+            "val_log_loss",
+            "val_f1_low",
+            "fit_seconds",
+            "predict_ms_one_row",
+        ):
+            assert key in metrics, (child.data.tags["occupancy.family"], key)
+        artifacts = {a.path for a in registry.client.list_artifacts(child.info.run_id)}
+        assert {"model_card.md", "confusion_matrix_valid.png", "input_importance.png"} <= artifacts
+        assert child.inputs.dataset_inputs, "dataset lineage is logged"
+
+
+def test_rerunning_train_and_promote_changes_nothing(newark_home) -> None:
+    settings, decision = newark_home
+    again = run_train(settings, "newark-1", "hgb")
+    assert again["reused"]
+    repeat = run_promote(settings, "newark-1")
+    assert repeat["reused"] and repeat["version"] == decision["version"]
+    registry = Registry(settings)
+    assert len(registry.client.search_model_versions(f"name = '{settings.model_name}'")) == 1
+
+
+def test_an_equal_challenger_does_not_replace_the_champion(newark_home, real_data_dir) -> None:
+    settings, _ = newark_home
+    decision = run_pipeline(
+        settings, "newark-2", str(real_data_dir / "newark_2025-09-30_listings.csv.gz")
+    )
+    assert decision["decision"] == "kept_champion"
+    assert "champion v1 kept" in decision["reason"]
+    assert str(Registry(settings).champion().version) == "1"
+
+
+def test_predict_scores_antwerp_without_the_target_column(
+    newark_home, real_data_dir, tmp_path
+) -> None:
+    settings, _ = newark_home
+    out = tmp_path / "antwerp.parquet"
+    summary = run_predict(settings, str(real_data_dir / "antwerp_2024-06-29_listings.csv.gz"), out)
+    scored = pd.read_parquet(out)
+    assert summary["rows"] == len(scored) == 2870
+    assert list(scored.columns) == ["id", "occupancy_level", "p_zero", "p_low", "p_mid", "p_high"]
+    assert scored["occupancy_level"].isin(["zero", "low", "mid", "high"]).all()
+    assert (scored[["p_zero", "p_low", "p_mid", "p_high"]].sum(axis=1) - 1).abs().max() < 1e-9
+
+
+def test_predict_writes_csv_and_refuses_other_extensions(
+    newark_home, real_data_dir, tmp_path
+) -> None:
+    from occupancy.errors import ConfigError
+
+    settings, _ = newark_home
+    out = tmp_path / "p.csv"
+    run_predict(settings, str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), out)
+    assert len(pd.read_csv(out)) == 1872
+    with pytest.raises(ConfigError, match=r"must end in \.csv or \.parquet"):
+        run_predict(
+            settings, str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), tmp_path / "p.xlsx"
+        )
+
+
+def test_jersey_city_champion_beats_the_reference_baseline(tmp_path, real_data_dir) -> None:
+    home = tmp_path / ".occupancy"
+    settings = Settings(
+        home=home,
+        lake_uri=(home / "lake").as_uri(),
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+    )
+    decision = run_pipeline(
+        settings, "jc-1", str(real_data_dir / "jersey-city_2025-09-25_listings.csv.gz")
+    )
+    assert decision["test_f1_macro"] > BASELINE_TEST_F1["jersey-city_2025-09-25"]
+
+
+def test_promote_without_training_names_the_missing_step(tmp_path) -> None:
+    from occupancy.errors import NotFoundError
+
+    home = tmp_path / ".occupancy"
+    settings = Settings(
+        home=home,
+        lake_uri=(home / "lake").as_uri(),
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+    )
+    with pytest.raises(NotFoundError, match="MLflow has no pipeline run nope"):
+        run_promote(settings, "nope")
+
+
+def test_unreachable_mlflow_fails_in_one_sentence(tmp_path) -> None:
+    from occupancy.errors import RegistryError
+
+    settings = Settings(home=tmp_path, mlflow_tracking_uri="http://127.0.0.1:9")
+    with pytest.raises(
+        RegistryError,
+        match=r"cannot reach MLflow at http://127.0.0.1:9 .*check MLFLOW_TRACKING_URI",
+    ):
+        Registry(settings)
+
+
+def test_model_input_example_round_trips(newark_home) -> None:
+    settings, _ = newark_home
+    model = Registry(settings).load_model(f"models:/{settings.model_name}@{settings.model_alias}")
+    assert hasattr(model, "predict_proba")
+    assert Path(settings.home / "mlflow.db").exists()
