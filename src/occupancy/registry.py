@@ -19,6 +19,7 @@ from occupancy.errors import NotFoundError, RegistryError
 log = logging.getLogger(__name__)
 
 RUN_ID_TAG = "occupancy.run_id"
+MODEL_ID_TAG = "occupancy.model_id"
 FAMILY_TAG = "occupancy.family"
 ROLE_TAG = "occupancy.role"
 
@@ -30,6 +31,8 @@ _CLIENT_ENV_DEFAULTS = {
     # Models here come from our own registry; MLflow 3.17 refuses to deserialize any sklearn
     # model (skops included) unless this is set. Operators can still set it to false.
     "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+    # Steps print their own progress; MLflow's INFO chatter would drown it.
+    "MLFLOW_LOGGING_LEVEL": "ERROR",
 }
 
 
@@ -185,19 +188,24 @@ class Registry:
             return None
         return versions[0] if versions else None
 
-    def register(self, model_uri: str, tags: dict[str, str]) -> Any:
-        """Register a logged model as a new version of the product's model, with tags."""
-        name = self.settings.model_name
+    def register(self, model_id: str, run_id: str, tags: dict[str, str]) -> Any:
+        """Register a logged model (`models:/<model_id>`) as a new version, with tags."""
         from mlflow.exceptions import MlflowException
 
+        name = self.settings.model_name
         try:
             self.client.get_registered_model(name)
         except MlflowException:
             self._call("create the registered model", self.client.create_registered_model, name)
-        version = self._call(
-            "register the model", self.mlflow.register_model, model_uri, name, tags=tags
+        return self._call(
+            "register the model",
+            self.client.create_model_version,
+            name,
+            source=f"models:/{model_id}",
+            run_id=run_id,
+            tags=tags,
+            model_id=model_id,
         )
-        return version
 
     def set_alias(self, version: str) -> None:
         """Point the served alias at a version."""

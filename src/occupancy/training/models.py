@@ -44,7 +44,7 @@ FAMILIES: dict[str, Family] = {
             "hgb",
             scale=False,
             grid=(
-                {"learning_rate": 0.05, "max_leaf_nodes": 15},
+                {"learning_rate": 0.1, "max_leaf_nodes": 15},
                 {"learning_rate": 0.1, "max_leaf_nodes": 31},
             ),
         ),
@@ -71,10 +71,10 @@ def _classifier(family: str, params: dict[str, Any], seed: int) -> Any:
         return LogisticRegression(max_iter=3000, class_weight="balanced", **params)
     if family == "hgb":
         return HistGradientBoostingClassifier(
-            max_iter=400,
+            max_iter=200,
             early_stopping=True,
             validation_fraction=0.1,
-            n_iter_no_change=20,
+            n_iter_no_change=10,
             class_weight="balanced",
             random_state=seed,
             **params,

@@ -15,7 +15,7 @@ from occupancy.config import Settings
 from occupancy.errors import NotFoundError, OccupancyError
 from occupancy.lake import Lake
 from occupancy.provenance import git_sha
-from occupancy.registry import FAMILY_TAG, RUN_ID_TAG, Registry
+from occupancy.registry import FAMILY_TAG, MODEL_ID_TAG, RUN_ID_TAG, Registry
 from occupancy.steps.layout import check_run_id
 from occupancy.training import evaluate
 from occupancy.training.dataset import load_processed
@@ -50,7 +50,8 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
 
     data = load_processed(Lake(settings.lake_uri), run_id, settings.max_train_rows, settings.seed)
     X_test, y_test = data.X("test"), data.y("test")
-    challenger_uri = f"runs:/{best.info.run_id}/model"
+    model_id = best.data.tags[MODEL_ID_TAG]
+    challenger_uri = f"models:/{model_id}"
     challenger = registry.load_model(challenger_uri)
     test_metrics = evaluate.split_metrics(challenger, X_test, y_test, "test")
     challenger_f1 = test_metrics["test_f1_macro"]
@@ -69,7 +70,8 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
         version = registry.version_for_run(best.info.run_id)
         if version is None:
             version = registry.register(
-                challenger_uri,
+                model_id,
+                best.info.run_id,
                 {
                     "val_f1_macro": f"{best.data.metrics['val_f1_macro']:.4f}",
                     "test_f1_macro": f"{challenger_f1:.4f}",
