@@ -106,9 +106,15 @@ def main() -> int:
     (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{args.rows:,} rows, {size_mb:,.0f} MB of CSV (best of {args.repeats})")
     print(f"{'contender':<26}{'seconds':>9}{'rows/s':>12}{'peak MB':>9}")
-    print(f"{'pyarrow read_csv (peer)':<26}{best_plain['seconds']:>9.2f}{report['plain_parse_rows_per_s']:>12,}{report['plain_parse_peak_mb']:>9,}")
-    print(f"{'ingest + treat':<26}{best_ours['seconds']:>9.2f}{report['ingest_treat_rows_per_s']:>12,}{report['ingest_treat_peak_mb']:>9,}")
-    print(f"ratio {ratio:.2f}x (target <= {MAX_RATIO}x), peak {peak:,.0f} MB (target < {MAX_PEAK_MB} MB)")
+    print(
+        f"{'pyarrow read_csv (peer)':<26}{best_plain['seconds']:>9.2f}{report['plain_parse_rows_per_s']:>12,}{report['plain_parse_peak_mb']:>9,}"
+    )
+    print(
+        f"{'ingest + treat':<26}{best_ours['seconds']:>9.2f}{report['ingest_treat_rows_per_s']:>12,}{report['ingest_treat_peak_mb']:>9,}"
+    )
+    print(
+        f"ratio {ratio:.2f}x (target <= {MAX_RATIO}x), peak {peak:,.0f} MB (target < {MAX_PEAK_MB} MB)"
+    )
     ok = ratio <= MAX_RATIO and peak < MAX_PEAK_MB
     print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
