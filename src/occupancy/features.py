@@ -42,10 +42,11 @@ def build_preprocessor(*, scale: bool, top_amenities: int = 60) -> ColumnTransfo
             ),
         ]
     )
-    # Amenities arrive as one '|'-joined string; a regex tokenizer keeps the model skops-safe.
+    # Amenities arrive as one '|'-joined string; a regex tokenizer keeps the model skops-safe,
+    # and lower-casing here folds spelling variants ("WiFi", "Wifi") into one vocabulary entry.
     amenities = CountVectorizer(
         token_pattern=rf"[^{AMENITY_SEPARATOR}]+",
-        lowercase=False,
+        lowercase=True,
         binary=True,
         max_features=top_amenities,
         dtype="float64",

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
-from occupancy.data.csvio import batch_to_frame, iter_batches, open_listings_csv
+from occupancy.data.csvio import iter_batches, open_listings_csv
 from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, ID_COLUMN
 from occupancy.errors import ConfigError, NotFoundError
 from occupancy.registry import Registry
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 OUTPUT_COLUMNS = (ID_COLUMN, "occupancy_level", *(f"p_{c}" for c in CLASSES))
 
 
-def score_frame(model: Any, raw: pd.DataFrame) -> pd.DataFrame:
+def score_frame(model: Any, raw: pa.Table) -> pd.DataFrame:
     """Predictions for raw listings: id, occupancy_level and one probability per class."""
     proba = model.predict_proba(clean_listings(raw))
     classes = list(model.classes_)
@@ -34,7 +34,7 @@ def score_frame(model: Any, raw: pd.DataFrame) -> pd.DataFrame:
     )
     out = pd.DataFrame({f"p_{c}": aligned[:, i] for i, c in enumerate(CLASSES)})
     out.insert(0, "occupancy_level", np.asarray(CLASSES, dtype=object)[aligned.argmax(axis=1)])
-    out.insert(0, ID_COLUMN, raw[ID_COLUMN].astype("str").to_numpy())
+    out.insert(0, ID_COLUMN, raw.column(ID_COLUMN).to_pandas().astype("str").to_numpy())
     return out
 
 
@@ -70,7 +70,7 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
                 )
             for batch in iter_batches(source):
                 table = pa.Table.from_pandas(
-                    score_frame(model, batch_to_frame(batch)), preserve_index=False
+                    score_frame(model, pa.Table.from_batches([batch])), preserve_index=False
                 )
                 if writer is None:
                     writer = (

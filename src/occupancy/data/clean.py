@@ -7,8 +7,13 @@ lives inside the model pipeline instead (see `occupancy.features`).
 
 from __future__ import annotations
 
+import functools
+from typing import Any, TypeAlias
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from occupancy.data import parsing
 from occupancy.data.schema import (
@@ -77,17 +82,30 @@ CATEGORICAL_FEATURES: tuple[str, ...] = CATEGORY_COLUMNS
 MODEL_INPUT_COLUMNS: tuple[str, ...] = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES, AMENITIES_COLUMN)
 
 
-def _column(raw: pd.DataFrame, name: str) -> pd.Series:
-    """A raw column, or an all-missing one when the input does not have it."""
-    if name in raw.columns:
-        return raw[name]
-    return pd.Series(np.nan, index=raw.index, dtype="object")
+RawListings: TypeAlias = pa.Table | pd.DataFrame
 
 
-def clean_listings(raw: pd.DataFrame) -> pd.DataFrame:
+def _raw_table(raw: RawListings) -> pa.Table:
+    """Raw listings as an Arrow table of raw-format strings (DataFrames may hold JSON types)."""
+    return raw if isinstance(raw, pa.Table) else parsing.to_raw_strings(raw)
+
+
+def _column(raw: pa.Table, name: str) -> pa.Array | pa.ChunkedArray:
+    """A raw column as one string array, or an all-null one when the input does not have it."""
+    if name in raw.column_names:
+        return raw.column(name)
+    return pa.nulls(raw.num_rows, pa.string())
+
+
+def _floats(values: pa.Array) -> np.ndarray:
+    return np.array(values.to_numpy(zero_copy_only=False), dtype="float64")  # a writable copy
+
+
+def clean_listings(raw: RawListings) -> pd.DataFrame:
     """Cleaned model input (MODEL_INPUT_COLUMNS) from raw listings, row for row."""
-    col = lambda name: _column(raw, name)  # noqa: E731 - short local alias keeps the table readable
-    out: dict[str, pd.Series] = {}
+    table = _raw_table(raw)
+    col = functools.partial(_column, table)
+    out: dict[str, Any] = {}
     for name in NUMBER_COLUMNS:
         out[name] = parsing.parse_number(col(name))
     for name in RATE_COLUMNS:
@@ -96,45 +114,47 @@ def clean_listings(raw: pd.DataFrame) -> pd.DataFrame:
         out[name] = parsing.parse_bool(col(name))
     out["price"] = parsing.parse_price(col("price"))
 
-    baths = parsing.parse_bathrooms_text(col("bathrooms_text"))
-    out["bathrooms"] = parsing.parse_number(col("bathrooms")).fillna(baths["count"])
-    out["bathrooms_shared"] = baths["shared"]
+    bath_count, bath_shared = parsing.parse_bathrooms_text(col("bathrooms_text"))
+    out["bathrooms"] = pc.coalesce(parsing.parse_number(col("bathrooms")), bath_count)
+    out["bathrooms_shared"] = bath_shared
 
-    scraped = parsing.parse_date(col("last_scraped"))
     # Listings scored without a scrape date are aged against today, like a fresh scrape.
-    reference = scraped.fillna(pd.Timestamp.now().normalize())
-    out["host_age_days"] = (reference - parsing.parse_date(col("host_since"))).dt.days.astype(
-        "float64"
-    )
-    out["has_license"] = parsing.text_length(col("license")).gt(0).astype("float64")
+    today = pa.scalar(pd.Timestamp.now().normalize().to_pydatetime(), pa.timestamp("s"))
+    scraped = pc.coalesce(parsing.parse_date(col("last_scraped")), today)
+    host_since = parsing.parse_date(col("host_since"))
+    age = pc.divide(pc.cast(pc.subtract(scraped, host_since), pa.int64()), 86_400)
+    out["host_age_days"] = pc.cast(age, pa.float64())
+    out["has_license"] = pc.cast(pc.greater(parsing.text_length(col("license")), 0), pa.float64())
 
     amenities = parsing.parse_amenities(col(AMENITIES_COLUMN))
     out["amenities_count"] = parsing.count_items(amenities)
     verifications = parsing.parse_amenities(
-        parsing.as_text(col("host_verifications")).str.replace("'", '"', regex=False)
+        pc.replace_substring(col("host_verifications"), "'", '"')
     )
     out["host_verifications_count"] = parsing.count_items(verifications)
     for name in TEXT_LENGTH_COLUMNS:
         out[f"{name}_length"] = parsing.text_length(col(name))
 
-    for name in CATEGORY_COLUMNS:
-        out[name] = parsing.as_text(col(name)).astype("object")
-    out[AMENITIES_COLUMN] = amenities.astype("object")
+    frame = {}
+    for name in NUMERIC_FEATURES:
+        values = _floats(out[name])
+        # Counts, prices and ages cannot be negative (coordinates can): a negative one is missing.
+        if name not in ("latitude", "longitude"):
+            values[values < 0] = np.nan
+        frame[name] = values
+    for name in CATEGORICAL_FEATURES:
+        frame[name] = np.asarray(col(name).to_pandas(), dtype=object)
+    frame[AMENITIES_COLUMN] = np.asarray(amenities.to_pandas(), dtype=object)
+    return pd.DataFrame(frame, columns=list(MODEL_INPUT_COLUMNS))
 
-    cleaned = pd.DataFrame(out, index=raw.index)
-    # Counts, prices and ages cannot be negative (coordinates can): a negative one is missing.
-    non_negative = [c for c in NUMERIC_FEATURES if c not in ("latitude", "longitude")]
-    cleaned[non_negative] = cleaned[non_negative].where(~(cleaned[non_negative] < 0))
-    return cleaned[list(MODEL_INPUT_COLUMNS)]
 
-
-def occupancy_level(nights: pd.Series) -> pd.Series:
-    """Bin nights booked in the last 365 days into zero / low / mid / high."""
-    values = parsing.parse_number(nights)
-    bins = [*CLASS_LOWER_BOUNDS[1:]]
-    codes = np.searchsorted(np.asarray(bins, dtype="float64"), values.to_numpy(), side="right")
-    labels = pd.Series(np.asarray(CLASSES, dtype=object)[codes], index=nights.index)
-    return labels.where(values.notna())
+def occupancy_level(nights: Any) -> np.ndarray:
+    """Bin nights booked in the last 365 days into zero / low / mid / high (None if missing)."""
+    values = _floats(parsing.parse_number(nights))
+    bins = np.asarray(CLASS_LOWER_BOUNDS[1:], dtype="float64")
+    labels = np.asarray(CLASSES, dtype=object)[np.searchsorted(bins, values, side="right")]
+    labels[np.isnan(values)] = None
+    return labels
 
 
 # Split boundaries over a 0..99 bucket: 70 % train, 15 % valid, 15 % test.
@@ -151,28 +171,25 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
         return np.asarray(z ^ (z >> np.uint64(31)), dtype=np.uint64)
 
 
-def _id_keys(values: pd.Series) -> np.ndarray:
-    """Identifiers as exact uint64 (18-digit ids do not fit a float); invalid ones are 0."""
-    text = parsing.as_text(values).fillna("")
-    valid = text.str.fullmatch(r"\d{1,19}")
-    keys: np.ndarray = text.where(valid, "0").astype("uint64").to_numpy()
-    return keys
-
-
-def assign_split(raw: pd.DataFrame) -> pd.Series:
+def assign_split(raw: RawListings) -> np.ndarray:
     """train / valid / test from a hash of host_id (fallback id): no host spans two splits."""
-    host = _id_keys(_column(raw, HOST_ID_COLUMN))
-    key = np.where(host > 0, host, _id_keys(_column(raw, ID_COLUMN)))
+    table = _raw_table(raw)
+    host = parsing.id_keys(_column(table, HOST_ID_COLUMN))
+    key = np.where(host > 0, host, parsing.id_keys(_column(table, ID_COLUMN)))
     buckets = _splitmix64(key) % np.uint64(100)
     codes = np.searchsorted(np.asarray(_SPLIT_EDGES), buckets.astype(np.int64), side="right")
-    return pd.Series(_SPLIT_NAMES[codes], index=raw.index, name=SPLIT_COLUMN)
+    names: np.ndarray = _SPLIT_NAMES[codes]
+    return names
 
 
-def treat_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def treat_frame(raw: RawListings) -> pd.DataFrame:
     """The processed table: id, host_id, cleaned features, target and split."""
-    cleaned = clean_listings(raw)
-    cleaned.insert(0, ID_COLUMN, _column(raw, ID_COLUMN).astype("str"))
-    cleaned.insert(1, HOST_ID_COLUMN, _column(raw, HOST_ID_COLUMN).astype("str"))
-    cleaned[TARGET_COLUMN] = occupancy_level(_column(raw, TARGET_SOURCE_COLUMN)).astype("object")
-    cleaned[SPLIT_COLUMN] = assign_split(raw).astype("object")
+    table = _raw_table(raw)
+    cleaned = clean_listings(table)
+    cleaned.insert(0, ID_COLUMN, np.asarray(_column(table, ID_COLUMN).to_pandas(), dtype=object))
+    cleaned.insert(
+        1, HOST_ID_COLUMN, np.asarray(_column(table, HOST_ID_COLUMN).to_pandas(), dtype=object)
+    )
+    cleaned[TARGET_COLUMN] = occupancy_level(_column(table, TARGET_SOURCE_COLUMN))
+    cleaned[SPLIT_COLUMN] = assign_split(table)
     return cleaned

@@ -1,8 +1,9 @@
-"""Stateless parsers for the raw Inside Airbnb string formats, vectorized over pandas Series.
+"""Stateless parsers for the raw Inside Airbnb string formats, vectorized with Arrow compute.
 
-Each parser accepts the raw CSV format ("$1,234.00", "95%", "t", '["Wifi"]', "1.5 shared baths")
-and the equivalent JSON types (numbers, booleans, lists), so the treat step and the prediction API
-share one implementation. Unparseable values become missing; validation reports them separately.
+Each parser takes an Arrow string array in the raw CSV format ("$1,234.00", "95%", "t",
+'["Wifi"]', "1.5 shared baths") and returns an Arrow array; anything unparseable becomes null
+(validation reports it separately). `to_raw_strings` turns JSON-typed values (numbers, booleans,
+lists) into those same raw strings, so the treat step, batch scoring and the API share one path.
 """
 
 from __future__ import annotations
@@ -12,92 +13,133 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 AMENITY_SEPARATOR = "|"
 
-_TRUE = frozenset({"t", "true", "1", "yes", "y"})
-_FALSE = frozenset({"f", "false", "0", "no", "n"})
+NUMBER_PATTERN = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_TRUE = ["t", "true", "1", "yes", "y"]
+_FALSE = ["f", "false", "0", "no", "n"]
 
 
-def as_text(values: pd.Series) -> pd.Series:
-    """Strings with surrounding blanks removed; missing stays missing."""
-    return values.astype("str").str.strip().where(values.notna())
+def strings(values: Any) -> pa.Array:
+    """Any Arrow or pandas column as one Arrow string array, untouched (no trimming)."""
+    if isinstance(values, pd.Series):
+        values = pa.array(
+            values.astype("object").where(values.notna(), None), type=pa.string(), from_pandas=True
+        )
+    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        values = pc.cast(values, pa.string())
+    return values
 
 
-def parse_number(values: pd.Series) -> pd.Series:
-    """Plain numbers (JSON numbers or numeric strings) as float; NaN and ±inf become missing."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.astype("float64")
-    else:
-        numbers = pd.to_numeric(as_text(values), errors="coerce").astype("float64")
-    return numbers.where(np.isfinite(numbers))
+def as_strings(values: Any) -> pa.Array:
+    """Any Arrow or pandas column as an Arrow string array with blanks trimmed and '' as null."""
+    trimmed = pc.utf8_trim_whitespace(strings(values))
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def parse_price(values: pd.Series) -> pd.Series:
-    """'$1,234.00' (or 1234) as float dollars."""
-    if pd.api.types.is_numeric_dtype(values):
-        return parse_number(values)
-    cleaned = as_text(values).str.replace(r"[$,\s]", "", regex=True)
-    return parse_number(cleaned)
+def _finite(numbers: pa.Array) -> pa.Array:
+    return pc.if_else(pc.is_finite(numbers), numbers, pa.scalar(None, pa.float64()))
 
 
-def parse_rate(values: pd.Series) -> pd.Series:
-    """'95%' (or 95) as a percentage in [0, 100]; 'N/A' is missing."""
-    if pd.api.types.is_numeric_dtype(values):
-        return parse_number(values)
-    return parse_number(as_text(values).str.rstrip("%"))
+def to_float(text: pa.Array) -> pa.Array:
+    """Strings that are plain numbers as float64, others null (NaN and infinity included).
+
+    The common case, a column that is all numbers, is one cast kernel; only a column holding
+    something else pays for the per-value regex that finds the offenders.
+    """
+    try:
+        return _finite(pc.cast(text, pa.float64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = as_strings(text)
+        ok = pc.match_substring_regex(text, f"^{NUMBER_PATTERN}$")
+        return _finite(pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64()))
 
 
-def parse_bool(values: pd.Series) -> pd.Series:
-    """'t'/'f' (or true/false, 1/0) as 1.0/0.0; anything else is missing."""
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        numbers = values.astype("float64")
-        return numbers.where(numbers.isin([0.0, 1.0]))
-    text = as_text(values).str.lower()
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
-    out[text.isin(_TRUE)] = 1.0
-    out[text.isin(_FALSE)] = 0.0
-    return out
+def parse_number(values: Any) -> pa.Array:
+    """Plain numbers as float64."""
+    return to_float(strings(values))
 
 
-def parse_date(values: pd.Series) -> pd.Series:
-    """ISO 'YYYY-MM-DD' as datetime64; anything else is missing."""
-    return pd.to_datetime(as_text(values), format="%Y-%m-%d", errors="coerce")
+def strip_price(text: pa.Array) -> pa.Array:
+    """'$1,234.00' → '1234.00' (literal replaces: much cheaper than a regex)."""
+    return pc.replace_substring(pc.replace_substring(text, "$", ""), ",", "")
 
 
-def parse_bathrooms_text(values: pd.Series) -> pd.DataFrame:
-    """'1.5 shared baths' / 'Half-bath' as columns `count` (float) and `shared` (1.0/0.0)."""
-    text = as_text(values).str.lower()
-    count = pd.to_numeric(text.str.extract(r"(\d+(?:\.\d+)?)", expand=False), errors="coerce")
-    count = count.where(~text.str.contains("half", na=False), 0.5)
-    shared = text.str.contains("shared", na=False).astype("float64").where(text.notna())
-    return pd.DataFrame({"count": count.astype("float64"), "shared": shared}, index=values.index)
+def parse_price(values: Any) -> pa.Array:
+    """'$1,234.00' (or '1234') as float dollars."""
+    return to_float(strip_price(strings(values)))
+
+
+def strip_rate(text: pa.Array) -> pa.Array:
+    """'95%' → '95', 'N/A' → null."""
+    text = pc.if_else(pc.equal(text, "N/A"), pa.scalar(None, pa.string()), text)
+    return pc.replace_substring(text, "%", "")
+
+
+def parse_rate(values: Any) -> pa.Array:
+    """'95%' as 95.0; 'N/A' is null."""
+    return to_float(strip_rate(strings(values)))
+
+
+def parse_bool(values: Any) -> pa.Array:
+    """'t'/'f' (and true/false, 1/0, yes/no) as 1.0/0.0; anything else is null."""
+    text = pc.utf8_lower(as_strings(values))
+    out = pc.if_else(pc.is_in(text, pa.array(_TRUE)), 1.0, pa.scalar(None, pa.float64()))
+    return pc.if_else(pc.is_in(text, pa.array(_FALSE)), 0.0, out)
+
+
+def parse_date(values: Any) -> pa.Array:
+    """ISO 'YYYY-MM-DD' as a timestamp; anything else (including impossible dates) is null."""
+    text = as_strings(values)
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls impossible days over (2024-02-30 → 2024-03-01): the day must survive.
+    try:
+        written_day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
+        exact = pc.equal(pc.day(parsed), written_day)
+    except pa.ArrowInvalid:  # odd spellings that strptime still accepted: compare in full
+        exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
+    return pc.if_else(exact, parsed, pa.scalar(None, parsed.type))
+
+
+def parse_bathrooms_text(values: Any) -> tuple[pa.Array, pa.Array]:
+    """'1.5 shared baths' / 'Half-bath' as (count float64, shared 1.0/0.0)."""
+    text = pc.utf8_lower(as_strings(values))
+    number = pc.struct_field(pc.extract_regex(text, r"(?P<n>\d+(?:\.\d+)?)"), "n")
+    count = pc.cast(number, pa.float64())
+    count = pc.if_else(pc.match_substring(text, "half"), 0.5, count)
+    shared = pc.cast(pc.match_substring(text, "shared"), pa.float64())
+    return count, shared
+
+
+def parse_amenities(values: Any) -> pa.Array:
+    """A JSON list string as names joined by '|' ('' when missing or empty).
+
+    Inside Airbnb writes amenities exactly as '["A", "B"]'; that form is converted with two cheap
+    string kernels (no regex replace: measured 6x faster on a million rows). Any other spelling
+    falls back to json.loads, row by row.
+    """
+    text = strings(values)
+    canonical = pc.match_substring_regex(text, r'^\[(?:"[^"\\|]*"(?:, "[^"\\|]*")*)?\]$')
+    joined = pc.replace_substring(pc.utf8_slice_codeunits(text, 2, -2), '", "', AMENITY_SEPARATOR)
+    odd = pc.and_(pc.invert(pc.fill_null(canonical, True)), pc.is_valid(text))
+    if pc.any(odd).as_py():
+        rows = np.flatnonzero(np.asarray(odd.to_numpy(zero_copy_only=False), dtype=bool))
+        fixed = joined.to_pylist()
+        raw = text.to_pylist()
+        for i in rows.tolist():
+            fixed[i] = _amenities_from_json(raw[i])
+        joined = pa.array(fixed, type=pa.string())
+    return pc.fill_null(joined, "")
 
 
 def _amenities_from_list(items: Any) -> str:
-    if not isinstance(items, list | tuple | np.ndarray):
+    if not isinstance(items, list | tuple):
         return ""
-    names = (str(item).strip().lower().replace(AMENITY_SEPARATOR, "/") for item in items)
+    names = (str(item).strip().replace(AMENITY_SEPARATOR, "/") for item in items)
     return AMENITY_SEPARATOR.join(name for name in names if name)
-
-
-def parse_amenities(values: pd.Series) -> pd.Series:
-    """A JSON list (or its string form) as lower-case names joined by '|'; missing is ''."""
-    if values.dtype == object and values.map(lambda v: isinstance(v, list | tuple)).any():
-        return values.map(_amenities_from_list).astype("str")
-    text = as_text(values).fillna("")
-    # The common, well-formed case is handled vectorized; odd strings fall back to json.loads.
-    well_formed = text.str.fullmatch(r'\[\s*(?:"[^"\\|]*"(?:\s*,\s*"[^"\\|]*")*)?\s*\]')
-    joined = (
-        text.str.lower()
-        .str.replace(r'^\[\s*"?|"?\s*\]$', "", regex=True)
-        .str.replace(r'"\s*,\s*"', AMENITY_SEPARATOR, regex=True)
-        .str.strip()
-    )
-    odd = ~well_formed & (text != "")
-    if odd.any():
-        joined[odd] = text[odd].map(_amenities_from_json)
-    return joined.where(text != "", "").astype("str")
 
 
 def _amenities_from_json(text: str) -> str:
@@ -107,12 +149,46 @@ def _amenities_from_json(text: str) -> str:
         return ""
 
 
-def count_items(joined: pd.Series, separator: str = AMENITY_SEPARATOR) -> pd.Series:
-    """Number of items in a separator-joined string ('' has none)."""
-    counts = joined.str.count(rf"\{separator}") + 1
-    return counts.where(joined != "", 0).astype("float64")
+def count_items(joined: pa.Array) -> pa.Array:
+    """Number of items in a '|'-joined string ('' has none)."""
+    counts = pc.add(pc.count_substring(joined, AMENITY_SEPARATOR), 1)
+    return pc.cast(pc.if_else(pc.equal(joined, ""), 0, counts), pa.float64())
 
 
-def text_length(values: pd.Series) -> pd.Series:
+def text_length(values: Any) -> pa.Array:
     """Length of free text in characters; missing text has length 0."""
-    return as_text(values).fillna("").str.len().astype("float64")
+    # Inside Airbnb does not pad text, so no trimming pass over long strings.
+    return pc.cast(pc.fill_null(pc.utf8_length(strings(values)), 0), pa.float64())
+
+
+def id_keys(values: Any) -> np.ndarray:
+    """Identifiers as exact uint64 (18-digit ids do not fit a float); invalid ones are 0."""
+    text = as_strings(values)
+    valid = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,19}$"), False)
+    digits = pc.if_else(valid, text, "0")
+    return np.asarray(pc.cast(digits, pa.uint64()).to_numpy(zero_copy_only=False), dtype=np.uint64)
+
+
+def _raw_string(value: Any) -> str | None:
+    """One JSON-typed value in the raw CSV format: True → 't', [..] → JSON list, 3.0 → '3.0'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple | np.ndarray):
+        return json.dumps([str(v) for v in value])
+    return str(value)
+
+
+def to_raw_strings(frame: pd.DataFrame) -> pa.Table:
+    """A DataFrame of raw strings or JSON types as an Arrow table of raw-format strings."""
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.StringDtype):
+            columns[str(name)] = as_strings(series)
+        else:
+            columns[str(name)] = pa.array(
+                [_raw_string(v) for v in series.tolist()], type=pa.string()
+            )
+    return pa.table(columns)

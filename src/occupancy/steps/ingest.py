@@ -11,15 +11,17 @@ import csv
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from occupancy.config import Settings
-from occupancy.data.csvio import batch_to_frame, iter_batches, open_listings_csv
-from occupancy.data.schema import ID_COLUMN, REQUIRED_FOR_TRAINING
+from occupancy.data.csvio import iter_tables, open_listings_csv
+from occupancy.data.schema import ID_COLUMN, RAW_COLUMNS, REQUIRED_FOR_TRAINING, Kind
 from occupancy.data.validate import validate_rows
 from occupancy.digest import file_digest
 from occupancy.errors import DataError, QualityError
@@ -27,6 +29,7 @@ from occupancy.lake import Lake, local_workdir
 from occupancy.steps.layout import MANIFEST, check_run_id, ingest_prefix
 
 log = logging.getLogger(__name__)
+_PROGRESS_ROWS = 100_000
 
 
 class _Quarantine:
@@ -53,6 +56,59 @@ class _Quarantine:
         self._handle.close()
 
 
+class _SnapshotWriter:
+    """Parquet snapshot of valid rows, written in a background thread in ~64k-row groups.
+
+    Writing overlaps with parsing and validation; statistics are off because min/max of long
+    free-text columns cost more than the rest of the write and nothing filters on them.
+    """
+
+    ROW_GROUP = 65_536
+
+    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+        schema = pa.schema([pa.field(name, pa.string()) for name in columns])
+        short = [
+            c.name
+            for c in RAW_COLUMNS
+            if c.name in columns and c.kind not in (Kind.TEXT, Kind.JSON_LIST)
+        ]
+        self._writer = pq.ParquetWriter(
+            path, schema, compression="lz4", use_dictionary=short, write_statistics=False
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-write")
+        self._pending: Future[None] | None = None
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+
+    def add(self, batch: pa.Table) -> None:
+        self._buffer.append(batch)
+        self._buffered += batch.num_rows
+        if self._buffered >= self.ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        table = pa.concat_tables(self._buffer)
+        self._buffer, self._buffered = [], 0
+        if self._pending is not None:
+            self._pending.result()  # at most one write in flight: memory stays bounded
+        self._pending = self._pool.submit(self._writer.write_table, table)
+
+    def __enter__(self) -> _SnapshotWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if exc_info[0] is None:
+                self._flush()
+            if self._pending is not None:
+                self._pending.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._writer.close()
+
+
 def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> dict[str, Any]:
     """Validate `raw_uri` (default OCCUPANCY_RAW_URI) and publish the snapshot of run `run_id`."""
     check_run_id(run_id)
@@ -68,30 +124,26 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
         snapshot_path = work / "listings.parquet"
         quarantine = _Quarantine(work / "quarantine.csv")
         rows_read = 0
-        writer: pq.ParquetWriter | None = None
         seen_ids: set[int] = set()
         try:
-            for batch in iter_batches(source):
-                frame = batch_to_frame(batch)
-                problems = validate_rows(frame, REQUIRED_FOR_TRAINING, seen_ids=seen_ids)
-                bad = problems.notna().to_numpy()
-                if bad.any():
-                    row_numbers = frame.index[bad] + rows_read + 1
-                    quarantine.add(row_numbers, frame.loc[bad, ID_COLUMN], problems[bad])
-                good = batch.filter(pa.array(~bad))
-                if writer is None:
-                    writer = pq.ParquetWriter(snapshot_path, batch.schema, compression="zstd")
-                writer.write_batch(good)
-                rows_read += batch.num_rows
-                log.info(
-                    "ingest: %s rows read, %s quarantined",
-                    f"{rows_read:,}",
-                    f"{quarantine.count:,}",
-                )
+            with _SnapshotWriter(snapshot_path, source.columns) as snapshot:
+                for batch in iter_tables(source):
+                    verdict = validate_rows(batch, REQUIRED_FOR_TRAINING, seen_ids=seen_ids)
+                    if verdict.bad.any():
+                        rows = np.flatnonzero(verdict.bad)
+                        ids = batch.column(ID_COLUMN).take(pa.array(rows)).to_pylist()
+                        quarantine.add((rows + rows_read + 1).tolist(), ids, verdict.reasons)
+                    snapshot.add(batch.filter(pa.array(~verdict.bad)))
+                    before, rows_read = rows_read, rows_read + batch.num_rows
+                    if rows_read // _PROGRESS_ROWS > before // _PROGRESS_ROWS:
+                        log.info(
+                            "ingest: %s rows read, %s quarantined",
+                            f"{rows_read:,}",
+                            f"{quarantine.count:,}",
+                        )
         finally:
-            if writer is not None:
-                writer.close()
             quarantine.close()
+        log.info("ingest: %s rows read, %s quarantined", f"{rows_read:,}", f"{quarantine.count:,}")
 
         if rows_read == 0:
             raise DataError(f"{source_uri} has a header but no data rows")

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from occupancy.concurrency import ordered_map
 from occupancy.config import Settings
 from occupancy.data.clean import CATEGORICAL_FEATURES, NUMERIC_FEATURES, treat_frame
 from occupancy.data.schema import (
@@ -79,14 +80,15 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         excluded = sorted(name for name in present if is_leakage_column(name))
         needed = [name for name in REQUIRED_FOR_TRAINING if name in present]
         out_path = work / "listings.parquet"
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=needed)
         with pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as writer:
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=needed):
-                frame = treat_frame(batch.to_pandas())
+            for frame in ordered_map(_treat_batch, batches):
                 writer.write_table(
                     pa.Table.from_pandas(frame, schema=PROCESSED_SCHEMA, preserve_index=False)
                 )
                 rows += len(frame)
-                classes.update(zip(frame[SPLIT_COLUMN], frame[TARGET_COLUMN], strict=True))
+                counts = frame.groupby([SPLIT_COLUMN, TARGET_COLUMN]).size()
+                classes.update({key: int(n) for key, n in counts.items()})
                 missing.update(frame.isna().sum().to_dict())
                 log.info("treat: %s rows cleaned", f"{rows:,}")
         _check_trainable(classes, rows)
@@ -114,6 +116,10 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         {"run_id": run_id, "manifest": lake.uri(f"{prefix}/{MANIFEST}"), "digest": digest},
     )
     return summary
+
+
+def _treat_batch(batch: pa.RecordBatch) -> pd.DataFrame:
+    return treat_frame(pa.Table.from_batches([batch]))
 
 
 def _check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
