@@ -149,6 +149,22 @@ def predict(
     _emit(run_predict(get_settings(), input, output))
 
 
+@app.command("serve")
+@_friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    poll_seconds: Annotated[
+        float, typer.Option(help="How often to check the alias for a new version.")
+    ] = 30.0,
+) -> None:
+    """Serve the champion over HTTP (FastAPI): /predict, /model, /health/*, /metrics, /docs."""
+    from occupancy.api.server import run_server
+
+    run_server(get_settings(), host=host, port=port, workers=workers, poll_seconds=poll_seconds)
+
+
 @app.command("demo")
 @_friendly
 def demo(

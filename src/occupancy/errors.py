@@ -49,4 +49,8 @@ class NotFoundError(OccupancyError):
 
 
 class ModelInputError(OccupancyError):
-    """A listing given for scoring is invalid."""
+    """A listing given for scoring is invalid; `details` locate each problem (API 422 body)."""
+
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []

@@ -7,6 +7,7 @@ version per promoted challenger, and the alias (default `@champion`) on the vers
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import urllib.error
@@ -69,7 +70,11 @@ class Registry:
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
         mlflow.set_registry_uri(settings.mlflow_tracking_uri)
         self.client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
-        self.experiment_id = self._call("open the experiment", self._experiment)
+
+    @functools.cached_property
+    def experiment_id(self) -> str:
+        """The product's experiment, created on first use (serving never creates one)."""
+        return str(self._call("open the experiment", self._experiment))
 
     def _call(self, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         """Run an MLflow call, turning its failures into one RegistryError sentence."""

@@ -8,7 +8,7 @@ break ingestion. Checks run as Arrow compute kernels; only bad rows reach Python
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,7 @@ class Verdict:
 
     bad: np.ndarray
     reasons: list[str]
+    columns: list[str]
 
 
 def _numbers(text: pa.Array, kind: Kind) -> np.ndarray:
@@ -108,7 +109,11 @@ def _column_problems(
 
 
 def validate_rows(
-    batch: pa.RecordBatch | pa.Table, columns: Iterable[str], *, seen_ids: set[int] | None = None
+    batch: pa.RecordBatch | pa.Table,
+    columns: Iterable[str],
+    *,
+    seen_ids: set[int] | None = None,
+    required: Collection[str] = (ID_COLUMN, TARGET_SOURCE_COLUMN),
 ) -> Verdict:
     """Check every row of a batch; the first violation per row is its reason.
 
@@ -117,24 +122,27 @@ def validate_rows(
     """
     n = batch.num_rows
     reason_of: dict[int, str] = {}
+    column_of: dict[int, str] = {}
     bad = np.zeros(n, dtype=bool)
     for name in columns:
         if name not in batch.schema.names or name not in COLUMNS_BY_NAME:
             continue
         text = strings(batch.column(name))
-        required = name in (ID_COLUMN, TARGET_SOURCE_COLUMN)
-        for rows, template in _column_problems(text, COLUMNS_BY_NAME[name], required):
+        for rows, template in _column_problems(text, COLUMNS_BY_NAME[name], name in required):
             new = rows & ~bad
             if new.any():
                 shown = text.take(pa.array(np.flatnonzero(new))).to_pylist()
                 for row, value in zip(np.flatnonzero(new).tolist(), shown, strict=True):
                     reason_of[row] = template.replace("{}", str(value or "")[:_MAX_SHOWN_VALUE])
+                    column_of[row] = name
                 bad |= new
     if seen_ids is not None and ID_COLUMN in batch.schema.names:
         for row, listing_id in _duplicate_ids(batch.column(ID_COLUMN), bad, seen_ids):
             reason_of[row] = f"column 'id': duplicate listing id '{listing_id}'"
+            column_of[row] = ID_COLUMN
             bad[row] = True
-    return Verdict(bad, [reason_of[row] for row in np.flatnonzero(bad).tolist()])
+    bad_rows = np.flatnonzero(bad).tolist()
+    return Verdict(bad, [reason_of[row] for row in bad_rows], [column_of[row] for row in bad_rows])
 
 
 def _duplicate_ids(ids: pa.Array, bad: np.ndarray, seen_ids: set[int]) -> list[tuple[int, int]]:

@@ -158,12 +158,13 @@ def _log_run(
         )
         (out / "model_card.md").write_text(card)
         mlflow.log_artifacts(str(out))
-    _log_model(mlflow, model, X_valid)
+    info = log_pipeline_model(mlflow, model, X_valid)
+    mlflow.set_tag(MODEL_ID_TAG, info.model_id)  # promotion registers exactly this logged model
     return metrics
 
 
-def _log_model(mlflow: Any, model: Any, X_valid: Any) -> None:
-    """Log the pipeline with skops (no pickle), its signature and an input example."""
+def log_pipeline_model(mlflow: Any, model: Any, X_valid: Any) -> Any:
+    """Log a fitted pipeline in the active run with skops (no pickle), signature and input example."""
     import skops.io as sio
     from mlflow.models import infer_signature
 
@@ -180,7 +181,7 @@ def _log_model(mlflow: Any, model: Any, X_valid: Any) -> None:
         skops_trusted_types=trusted,
         pip_requirements=requirements,
     )
-    mlflow.set_tag(MODEL_ID_TAG, info.model_id)  # promotion registers exactly this logged model
+    return info
 
 
 def _summary(

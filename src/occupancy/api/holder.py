@@ -1,0 +1,218 @@
+"""The served model: loaded from `models:/<name>@<alias>`, checked, swapped atomically.
+
+A background thread polls the alias. A new version is downloaded, loaded and checked (it must
+score its own input example and a cleaned probe listing, with probabilities over our four
+levels) before one reference assignment makes it the served model. Any failure leaves the
+previous model serving and is recorded for `/model` and the metrics. With no model yet (MLflow
+down or no champion) the thread retries with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from occupancy.config import Settings
+from occupancy.data.clean import clean_listings
+from occupancy.data.schema import CLASSES
+from occupancy.errors import OccupancyError
+
+log = logging.getLogger(__name__)
+
+# A plausible raw listing in Inside Airbnb's formats: a candidate model must score it.
+PROBE_LISTING: dict[str, Any] = {
+    "id": "1",
+    "host_id": "1",
+    "last_scraped": "2025-09-30",
+    "host_since": "2019-05-01",
+    "host_response_time": "within an hour",
+    "host_response_rate": "100%",
+    "host_acceptance_rate": "95%",
+    "host_is_superhost": "t",
+    "host_listings_count": "2",
+    "host_total_listings_count": "3",
+    "host_verifications": "['email', 'phone']",
+    "host_has_profile_pic": "t",
+    "host_identity_verified": "t",
+    "neighbourhood_cleansed": "Central",
+    "latitude": "40.73",
+    "longitude": "-74.17",
+    "property_type": "Entire rental unit",
+    "room_type": "Entire home/apt",
+    "accommodates": "4",
+    "bathrooms": "1",
+    "bathrooms_text": "1 bath",
+    "bedrooms": "2",
+    "beds": "2",
+    "amenities": '["Wifi", "Kitchen", "Air conditioning"]',
+    "price": "$120.00",
+    "minimum_nights": "2",
+    "maximum_nights": "365",
+    "instant_bookable": "t",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded, checked model version."""
+
+    name: str
+    version: str
+    run_id: str | None
+    trained_at: str | None
+    metrics: dict[str, Any]
+    model: Any = field(repr=False)
+    loaded_at: str = field(default_factory=_now)
+
+    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """Probabilities in the fixed class order zero, low, mid, high."""
+        proba = self.model.predict_proba(cleaned)
+        classes = list(self.model.classes_)
+        if classes == list(CLASSES):
+            return np.asarray(proba)
+        columns = [
+            proba[:, classes.index(c)] if c in classes else np.zeros(len(cleaned)) for c in CLASSES
+        ]
+        return np.column_stack(columns)
+
+
+def check_model(served: ServedModel, example: pd.DataFrame | None) -> None:
+    """Refuse a model that cannot score its own input example or a cleaned probe listing."""
+    unknown = set(map(str, served.model.classes_)) - set(CLASSES)
+    if unknown:
+        raise ValueError(f"model predicts unknown classes {sorted(unknown)}")
+    probe = clean_listings(pd.DataFrame([PROBE_LISTING]))
+    for name, frame in (("its input example", example), ("a cleaned probe listing", probe)):
+        if frame is None:
+            continue
+        proba = served.predict_proba(frame)
+        if proba.shape != (len(frame), len(CLASSES)) or not np.all(np.isfinite(proba)):
+            raise ValueError(f"model returned invalid probabilities for {name}")
+        if not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError(f"model probabilities for {name} do not sum to 1")
+
+
+class ModelHolder:
+    """Holds the served model and keeps it in step with the registry alias."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        poll_seconds: float = 30.0,
+        on_reload: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.current: ServedModel | None = None
+        self.last_error: str | None = None
+        self.last_check_at: str | None = None
+        self._on_reload = on_reload or (lambda outcome: None)
+        self._lock = threading.Lock()  # one check at a time (poller and POST /model/reload)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling in the background (the first check runs immediately)."""
+        self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling; the served model stays in memory."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            outcome = self.refresh()
+            failures = failures + 1 if outcome == "failed" else 0
+            # No model yet: retry soon with backoff; otherwise poll at the configured pace.
+            wait = (
+                min(self.poll_seconds, 2.0**failures) if self.current is None else self.poll_seconds
+            )
+            self._stop.wait(wait)
+
+    # -- checking -------------------------------------------------------------------------------
+
+    def refresh(self) -> str:
+        """Load the alias's version if it changed: 'loaded', 'unchanged' or 'failed'."""
+        with self._lock:
+            self.last_check_at = _now()
+            try:
+                outcome = self._refresh()
+            except (OccupancyError, Exception) as exc:
+                self.last_error = (
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                )
+                log.warning("model check failed, previous model keeps serving: %s", self.last_error)
+                outcome = "failed"
+            self._on_reload(outcome)
+            return outcome
+
+    def _refresh(self) -> str:
+        from occupancy.registry import Registry
+
+        registry = Registry(self.settings)
+        version = registry.champion()
+        if version is None:
+            raise LookupError(
+                f"no model at models:/{self.settings.model_name}@{self.settings.model_alias} yet"
+            )
+        current = self.current
+        if current is not None and current.version == str(version.version):
+            self.last_error = None
+            return "unchanged"
+        candidate, example = self._load(registry, version)
+        check_model(candidate, example)
+        self.current = candidate  # one reference assignment: requests see old or new, never half
+        self.last_error = None
+        log.info("serving %s v%s", candidate.name, candidate.version)
+        return "loaded"
+
+    def _load(self, registry: Any, version: Any) -> tuple[ServedModel, pd.DataFrame | None]:
+        import mlflow
+        from mlflow.models import Model
+
+        uri = f"models:/{self.settings.model_name}/{version.version}"
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="occupancy-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+            model = mlflow.sklearn.load_model(local)
+            example = Model.load(local).load_input_example(local)
+        tags = dict(version.tags or {})
+        served = ServedModel(
+            name=self.settings.model_name,
+            version=str(version.version),
+            run_id=version.run_id,
+            trained_at=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(
+                timespec="seconds"
+            ),
+            metrics={k: _number(v) for k, v in tags.items() if k.endswith("f1_macro")},
+            model=model,
+        )
+        log.info("loaded %s in %.1f s", uri, time.perf_counter() - started)
+        return served, example if isinstance(example, pd.DataFrame) else None
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value

@@ -1,0 +1,60 @@
+"""Prometheus metrics of one app instance (own registry, so tests can build many apps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Buckets tuned for a service whose single-listing answers take milliseconds.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass
+class ApiMetrics:
+    """Requests, latency, predictions by class, served version and reload outcomes."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "occupancy_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "occupancy_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "occupancy_predictions",
+            "Listings scored, by predicted level",
+            ["occupancy_level"],
+            registry=self.registry,
+        )
+        self.model_version = Gauge(
+            "occupancy_model_version_info",
+            "1 for the model version being served",
+            ["name", "version"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "occupancy_model_reloads",
+            "Model checks by outcome (loaded, unchanged, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._served: tuple[str, str] | None = None
+
+    def serving(self, name: str, version: str) -> None:
+        """Record which version answers (the previous label set is removed)."""
+        if self._served == (name, version):
+            return
+        if self._served is not None:
+            self.model_version.remove(*self._served)
+        self.model_version.labels(name, version).set(1)
+        self._served = (name, version)

@@ -1,0 +1,251 @@
+"""The prediction API against a real registry: contract, errors, token, metrics, hot swap."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pandas as pd
+import pytest
+from api_support import publish, wait_ready, wait_until
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from occupancy.api.app import create_app
+from occupancy.config import Settings
+from occupancy.lake import Lake
+from occupancy.registry import Registry
+from occupancy.steps.ingest import run_ingest
+from occupancy.steps.treat import run_treat
+from occupancy.training.dataset import load_processed
+from occupancy.training.promote import run_promote
+from occupancy.training.train import run_train
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, real_data_dir) -> dict:
+    """A champion trained on Newark (two families) in a local SQLite registry."""
+    home = tmp_path_factory.mktemp("api") / ".occupancy"
+    settings = Settings(
+        home=home,
+        lake_uri=(home / "lake").as_uri(),
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+        api_token=SecretStr("s3cret"),
+    )
+    run_ingest(settings, "api-1", str(real_data_dir / "newark_2025-09-30_listings.csv.gz"))
+    run_treat(settings, "api-1")
+    for family in ("logreg", "hgb"):
+        run_train(settings, "api-1", family)
+    run_promote(settings, "api-1")
+    data = load_processed(Lake(settings.lake_uri), "api-1", 10**6, 42)
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    )
+    return {"settings": settings, "valid": data.X("valid"), "raw": raw}
+
+
+@pytest.fixture
+def client(trained):
+    app = create_app(trained["settings"], poll_seconds=0.2)
+    with TestClient(app) as test_client:
+        wait_ready(test_client)
+        yield test_client
+
+
+def csv_row(trained, i: int = 0) -> dict:
+    return trained["raw"].iloc[i].to_dict()
+
+
+def test_health_and_model_endpoints(client) -> None:
+    assert client.get("/health/live").json() == {"status": "ok"}
+    ready = client.get("/health/ready").json()
+    assert ready["status"] == "ready"
+    info = client.get("/model").json()
+    assert info["alias"] == "champion"
+    assert info["version"] == "1"
+    assert info["run_id"]
+    assert info["metrics"]["test_f1_macro"] > 0
+    assert info["last_error"] is None
+
+
+def test_predict_accepts_a_csv_row_as_is(client, trained) -> None:
+    response = client.post(
+        "/predict", json={"listings": [csv_row(trained, 0), csv_row(trained, 1)]}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == {"name": "airbnb-occupancy-classifier", "version": "1"}
+    assert [p["id"] for p in body["predictions"]] == [
+        trained["raw"].iloc[0]["id"],
+        trained["raw"].iloc[1]["id"],
+    ]
+    for prediction in body["predictions"]:
+        assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
+        assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-9
+        assert prediction["occupancy_level"] == max(
+            prediction["probabilities"], key=prediction["probabilities"].get
+        )
+    assert response.headers["x-request-id"]
+
+
+def test_json_types_and_raw_strings_give_the_same_answer(client) -> None:
+    raw = {
+        "price": "$1,234.00",
+        "instant_bookable": "t",
+        "accommodates": "4",
+        "amenities": '["Wifi", "Kitchen"]',
+        "host_response_rate": "95%",
+        "room_type": "Entire home/apt",
+    }
+    typed = {
+        "price": 1234.0,
+        "instant_bookable": True,
+        "accommodates": 4,
+        "amenities": ["Wifi", "Kitchen"],
+        "host_response_rate": "95%",
+        "room_type": "Entire home/apt",
+    }
+    a = client.post("/predict", json={"listings": [raw]}).json()["predictions"][0]["probabilities"]
+    b = client.post("/predict", json={"listings": [typed]}).json()["predictions"][0][
+        "probabilities"
+    ]
+    assert a == pytest.approx(b, abs=1e-12)
+
+
+def test_unknown_categories_are_fine(client) -> None:
+    response = client.post(
+        "/predict",
+        json={
+            "listings": [{"room_type": "Treehouse on Mars", "neighbourhood_cleansed": "Nowhere"}]
+        },
+    )
+    assert response.status_code == 200
+
+
+def test_unknown_field_is_named_with_the_closest_column(client) -> None:
+    response = client.post("/predict", json={"listings": [{"pricee": "$5.00"}]})
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "listings", 0, "pricee"]
+    assert detail["msg"] == "'pricee' is not an Inside Airbnb column; did you mean 'price'?"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("accommodates", "four", "expected a whole number, got 'four'"),
+        ("price", "cheap", "expected a price like $1,234.00, got 'cheap'"),
+        ("latitude", 123.4, "expected a value between -90 and 90"),
+        ("host_since", "2024-02-30", "expected a real calendar date"),
+        ("instant_bookable", "maybe", "expected t or f"),
+    ],
+)
+def test_invalid_values_are_422_naming_field_and_expectation(
+    client, field, value, expected
+) -> None:
+    response = client.post("/predict", json={"listings": [{"id": "7"}, {field: value}]})
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "listings", 1, field]
+    assert expected in detail["msg"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_rejected(client, literal) -> None:
+    response = client.post(
+        "/predict",
+        content=f'{{"listings": [{{"price": {literal}}}]}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert any(d["loc"][:4] == ["body", "listings", 0, "price"] for d in response.json()["detail"])
+
+
+def test_batch_and_body_limits_are_4xx(client) -> None:
+    assert client.post("/predict", json={"listings": []}).status_code == 422
+    assert client.post("/predict", json={"listings": [{}] * 1001}).status_code == 422
+    huge = json.dumps({"listings": [{"description": "x" * 3_000_000}]})
+    assert (
+        client.post(
+            "/predict", content=huge, headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+    assert (
+        client.post(
+            "/predict", content=b"not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
+
+
+def test_reload_requires_the_bearer_token(client) -> None:
+    assert client.post("/model/reload").status_code == 401
+    assert (
+        client.post("/model/reload", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    ok = client.post("/model/reload", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    assert ok.json()["version"] == "1"
+
+
+def test_reload_is_refused_when_no_token_is_configured(trained) -> None:
+    settings = trained["settings"].model_copy(update={"api_token": None})
+    with TestClient(create_app(settings, poll_seconds=60)) as client:
+        response = client.post("/model/reload", headers={"Authorization": "Bearer anything"})
+        assert response.status_code == 403
+        assert "OCCUPANCY_API_TOKEN" in response.json()["detail"]
+
+
+def test_metrics_expose_requests_predictions_version_and_reloads(client, trained) -> None:
+    client.post("/predict", json={"listings": [csv_row(trained)]})
+    text = client.get("/metrics").text
+    assert 'occupancy_http_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert "occupancy_http_request_duration_seconds_bucket" in text
+    assert "occupancy_predictions_total" in text
+    assert (
+        'occupancy_model_version_info{name="airbnb-occupancy-classifier",version="1"} 1.0' in text
+    )
+    assert 'occupancy_model_reloads_total{outcome="loaded"}' in text
+
+
+def test_openapi_documents_every_inside_airbnb_field(client) -> None:
+    schema = client.get("/openapi.json").json()
+    listing = schema["components"]["schemas"]["Listing"]
+    assert "price" in listing["properties"]
+    assert listing["additionalProperties"] is False
+    assert client.get("/docs").status_code == 200
+
+
+def test_hot_swap_under_load_has_no_errors_and_one_version_per_response(client, trained) -> None:
+    settings = trained["settings"]
+    registry = Registry(settings)
+    model = registry.load_model(f"models:/{settings.model_name}@champion")
+    body = {"listings": [csv_row(trained, 3)]}
+    seen: list[str] = []
+    errors: list[int] = []
+
+    def hammer() -> None:
+        for _ in range(1000):
+            response = client.post("/predict", json=body)
+            if response.status_code != 200:
+                errors.append(response.status_code)
+            else:
+                seen.append(response.json()["model"]["version"])
+
+    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: len(seen) > 200, 60, "first requests")
+    new_version = publish(
+        settings.mlflow_tracking_uri, settings.model_name, model, trained["valid"]
+    )
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert len(seen) == 2000
+    assert set(seen) <= {"1", new_version}
+    wait_until(lambda: client.get("/model").json()["version"] == new_version, 60, "the new version")
+    assert client.post("/predict", json=body).json()["model"]["version"] == new_version
