@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 def publish(
     tracking_uri: str, name: str, model: Any, example: pd.DataFrame, alias: str = "champion"
 ) -> str:
-    """Log `model` as a run's model in `tracking_uri`, register it under `name`, move `alias`."""
+    """Log, register and alias a model; returns the new version."""
+    return publish_with_id(tracking_uri, name, model, example, alias)[0]
+
+
+def publish_with_id(
+    tracking_uri: str, name: str, model: Any, example: pd.DataFrame, alias: str = "champion"
+) -> tuple[str, str]:
+    """Log `model` in a run at `tracking_uri`, register it under `name`, move `alias` to it."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -20,10 +27,11 @@ def publish(
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri, tracking_uri)
-    experiment = client.get_experiment_by_name("api-tests") or client.get_experiment(
-        client.create_experiment("api-tests")
+    experiment = client.get_experiment_by_name("api-tests")
+    experiment_id = (
+        experiment.experiment_id if experiment else client.create_experiment("api-tests")
     )
-    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+    with mlflow.start_run(experiment_id=experiment_id) as run:
         info = log_pipeline_model(mlflow, model, example)
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
@@ -31,7 +39,7 @@ def publish(
         name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
     )
     client.set_registered_model_alias(name, alias, version.version)
-    return str(version.version)
+    return str(version.version), str(info.model_id)
 
 
 def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
