@@ -249,3 +249,10 @@ def test_hot_swap_under_load_has_no_errors_and_one_version_per_response(client, 
     assert set(seen) <= {"1", new_version}
     wait_until(lambda: client.get("/model").json()["version"] == new_version, 60, "the new version")
     assert client.post("/predict", json=body).json()["model"]["version"] == new_version
+
+
+def test_an_empty_listing_is_scored_from_imputed_values(client) -> None:
+    # Found by the schema fuzzer: a listing with no fields used to reach the model as zero rows.
+    response = client.post("/predict", json={"listings": [{}, {}]})
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 2

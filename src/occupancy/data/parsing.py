@@ -187,7 +187,8 @@ def records_to_raw_strings(records: list[dict[str, Any]]) -> pa.Table:
     Built column by column without pandas: for the few listings of an API request, pandas'
     per-operation overhead was 50x the cost of the conversion itself.
     """
-    names = list(dict.fromkeys(name for record in records for name in record))
+    # "id" always exists so a batch of empty listings still has one row per listing.
+    names = list(dict.fromkeys(["id", *(name for record in records for name in record)]))
     return pa.table(
         {
             name: pa.array([_raw_string(r.get(name)) for r in records], type=pa.string())
