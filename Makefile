@@ -44,8 +44,11 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 	$(VENV)/bin/ruff format src tests benchmarks
 
-bench: $(STAMP) ## Ingest + treat on 1M synthetic rows vs a plain pyarrow CSV parse
-	$(VENV)/bin/python benchmarks/bench_pipeline.py $(ARGS)
+bench: $(STAMP) ## Pipeline (ingest + treat vs pyarrow parse) and API (vs mlflow models serve; needs wrk)
+	@status=0; \
+	$(VENV)/bin/python benchmarks/bench_pipeline.py || status=1; \
+	$(VENV)/bin/python benchmarks/bench_api.py || status=1; \
+	exit $$status
 
 clean: ## Remove local state (.occupancy/) and caches, keep .venv
 	rm -rf .occupancy .pytest_cache .mypy_cache .ruff_cache

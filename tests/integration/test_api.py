@@ -166,7 +166,7 @@ def test_nan_and_infinity_are_rejected(client, literal) -> None:
 def test_batch_and_body_limits_are_4xx(client) -> None:
     assert client.post("/predict", json={"listings": []}).status_code == 422
     assert client.post("/predict", json={"listings": [{}] * 1001}).status_code == 422
-    huge = json.dumps({"listings": [{"description": "x" * 3_000_000}]})
+    huge = json.dumps({"listings": [{"description": "x" * 17_000_000}]})
     assert (
         client.post(
             "/predict", content=huge, headers={"content-type": "application/json"}

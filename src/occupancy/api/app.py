@@ -39,7 +39,7 @@ from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, HOST_ID_COLUM
 from occupancy.data.validate import validate_rows
 from occupancy.errors import ModelInputError
 
-MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024  # 1,000 full CSV rows with long descriptions fit
 log = logging.getLogger("occupancy.api")
 _CHECKED_COLUMNS = (ID_COLUMN, HOST_ID_COLUMN, *FEATURE_SOURCE_COLUMNS)
 _ERRORS: dict[int | str, dict[str, Any]] = {
