@@ -68,6 +68,7 @@ def test_health_and_model_endpoints(client) -> None:
     assert info["run_id"]
     assert info["metrics"]["test_f1_macro"] > 0
     assert info["last_error"] is None
+    assert info["fast_path"] is True  # compiled and verified against the logged model
 
 
 def test_predict_accepts_a_csv_row_as_is(client, trained) -> None:

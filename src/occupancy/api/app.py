@@ -131,6 +131,7 @@ def create_app(
             trained_at=served.trained_at if served else None,
             loaded_at=served.loaded_at if served else None,
             metrics=served.metrics if served else {},
+            fast_path=served is not None and served.fast is not None,
             last_check_at=holder.last_check_at,
             last_error=holder.last_error,
         )

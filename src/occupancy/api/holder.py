@@ -9,6 +9,7 @@ down or no champion) the thread retries with exponential backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -21,12 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from occupancy.api.fastpath import TOLERANCE, FastModel, compile_pipeline, verify
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
 from occupancy.data.schema import CLASSES
 from occupancy.errors import OccupancyError
 
 log = logging.getLogger(__name__)
+# Above this many listings the vectorized scikit-learn path is as fast and is used instead.
+FAST_PATH_MAX_ROWS = 64
 
 # A plausible raw listing in Inside Airbnb's formats: a candidate model must score it.
 PROBE_LISTING: dict[str, Any] = {
@@ -76,10 +80,12 @@ class ServedModel:
     metrics: dict[str, Any]
     model: Any = field(repr=False)
     loaded_at: str = field(default_factory=_now)
+    fast: FastModel | None = field(default=None, repr=False)
 
     def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
         """Probabilities in the fixed class order zero, low, mid, high."""
-        proba = self.model.predict_proba(cleaned)
+        small = self.fast is not None and len(cleaned) <= FAST_PATH_MAX_ROWS
+        proba = self.fast.predict_proba(cleaned) if small else self.model.predict_proba(cleaned)  # type: ignore[union-attr]
         classes = list(self.model.classes_)
         if classes == list(CLASSES):
             return np.asarray(proba)
@@ -87,6 +93,23 @@ class ServedModel:
             proba[:, classes.index(c)] if c in classes else np.zeros(len(cleaned)) for c in CLASSES
         ]
         return np.column_stack(columns)
+
+
+def with_fast_path(served: ServedModel, example: pd.DataFrame | None) -> ServedModel:
+    """Attach the compiled fast path if it matches the logged model within 1e-6 on the sample."""
+    fast = compile_pipeline(served.model)
+    if fast is None:
+        log.info(
+            "no fast path for %s v%s: serving the pipeline as logged", served.name, served.version
+        )
+        return served
+    probe = clean_listings(pd.DataFrame([PROBE_LISTING]))
+    sample = probe if example is None else pd.concat([example, probe], ignore_index=True)
+    difference = verify(fast, served.model, sample)
+    if difference > TOLERANCE:
+        log.warning("fast path differs from the logged model by %.2e: not used", difference)
+        return served
+    return dataclasses.replace(served, fast=fast)
 
 
 def check_model(served: ServedModel, example: pd.DataFrame | None) -> None:
@@ -181,6 +204,7 @@ class ModelHolder:
             return "unchanged"
         candidate, example = self._load(registry, version)
         check_model(candidate, example)
+        candidate = with_fast_path(candidate, example)
         self.current = candidate  # one reference assignment: requests see old or new, never half
         self.last_error = None
         log.info("serving %s v%s", candidate.name, candidate.version)

@@ -75,6 +75,7 @@ class ModelInfo(BaseModel):
     trained_at: str | None
     loaded_at: str | None
     metrics: dict[str, Any]
+    fast_path: bool
     last_check_at: str | None
     last_error: str | None
 

@@ -168,7 +168,8 @@ def log_pipeline_model(mlflow: Any, model: Any, X_valid: Any) -> Any:
     import skops.io as sio
     from mlflow.models import infer_signature
 
-    example = X_valid.head(5)
+    # Fifty validation rows: the API checks every new version (and its fast path) on them.
+    example = X_valid.head(50)
     # Pinned from this environment: MLflow's own inference re-imports the model in a subprocess.
     requirements = [f"{name}=={version(name)}" for name in _MODEL_REQUIREMENTS]
     trusted = sio.get_untrusted_types(data=sio.dumps(model))
