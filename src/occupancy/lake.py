@@ -194,12 +194,6 @@ class Lake:
             with self._translate(prefix):
                 self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk})
 
-    def check_writable(self) -> None:
-        """Fail early, with a clear sentence, when the lake cannot be written."""
-        probe = f"_probe/{uuid.uuid4().hex}"
-        self.write_bytes(probe, b"ok")
-        self.delete_prefix(probe)
-
     def _mkdir(self, directory: Path) -> None:
         try:
             directory.mkdir(parents=True, exist_ok=True)
