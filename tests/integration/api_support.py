@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,8 +29,14 @@ def publish_with_id(
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri, tracking_uri)
     experiment = client.get_experiment_by_name("api-tests")
+    # A SQLite store keeps artifacts beside the database, never in ./mlruns of the checkout.
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
     experiment_id = (
-        experiment.experiment_id if experiment else client.create_experiment("api-tests")
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment("api-tests", artifact_location=location)
     )
     with mlflow.start_run(experiment_id=experiment_id) as run:
         info = log_pipeline_model(mlflow, model, example)
