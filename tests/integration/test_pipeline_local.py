@@ -22,6 +22,15 @@ pytestmark = pytest.mark.integration
 BASELINE_TEST_F1 = {"newark_2025-09-30": 0.48, "jersey-city_2025-09-25": 0.44}
 
 
+def local_settings(home: Path) -> Settings:
+    """Embedded defaults under `home`, explicit so no OCCUPANCY_*/MLFLOW_* variable leaks in."""
+    return Settings(
+        home=home,
+        lake_uri=(home / "lake").as_uri(),
+        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
+    )
+
+
 def run_pipeline(settings: Settings, run_id: str, raw: str) -> dict:
     run_ingest(settings, run_id, raw)
     run_treat(settings, run_id)
@@ -34,11 +43,7 @@ def run_pipeline(settings: Settings, run_id: str, raw: str) -> dict:
 def newark_home(tmp_path_factory, real_data_dir):
     """One full pipeline run on Newark, shared by the tests of this module."""
     home = tmp_path_factory.mktemp("newark") / ".occupancy"
-    settings = Settings(
-        home=home,
-        lake_uri=(home / "lake").as_uri(),
-        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
-    )
+    settings = local_settings(home)
     decision = run_pipeline(
         settings, "newark-1", str(real_data_dir / "newark_2025-09-30_listings.csv.gz")
     )
@@ -131,11 +136,7 @@ def test_predict_writes_csv_and_refuses_other_extensions(
 
 def test_jersey_city_champion_beats_the_reference_baseline(tmp_path, real_data_dir) -> None:
     home = tmp_path / ".occupancy"
-    settings = Settings(
-        home=home,
-        lake_uri=(home / "lake").as_uri(),
-        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
-    )
+    settings = local_settings(home)
     decision = run_pipeline(
         settings, "jc-1", str(real_data_dir / "jersey-city_2025-09-25_listings.csv.gz")
     )
@@ -146,11 +147,7 @@ def test_promote_without_training_names_the_missing_step(tmp_path) -> None:
     from occupancy.errors import NotFoundError
 
     home = tmp_path / ".occupancy"
-    settings = Settings(
-        home=home,
-        lake_uri=(home / "lake").as_uri(),
-        mlflow_tracking_uri=f"sqlite:///{home}/mlflow.db",
-    )
+    settings = local_settings(home)
     with pytest.raises(NotFoundError, match="MLflow has no pipeline run nope"):
         run_promote(settings, "nope")
 
