@@ -150,3 +150,21 @@ def mlflow_client_env(
     finally:
         # set_tracking_uri is process-global; leave no trace for the next test.
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fitted(real_data_dir: Path) -> tuple:
+    """A real pipeline (logreg family) fitted on Newark's train split, and validation rows."""
+    import pandas as pd
+
+    from occupancy.data.clean import MODEL_INPUT_COLUMNS, treat_frame
+    from occupancy.training.models import FAMILIES
+
+    raw = pd.read_csv(real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str)
+    table = treat_frame(raw)
+    X = table[list(MODEL_INPUT_COLUMNS)]
+    train, valid = table["split"] == "train", table["split"] == "valid"
+    model = (
+        FAMILIES["logreg"].build({"C": 0.1}, 42).fit(X[train], table.loc[train, "occupancy_level"])
+    )
+    return model, X[valid].reset_index(drop=True)

@@ -14,24 +14,9 @@ from sklearn.linear_model import LogisticRegression
 
 from occupancy.api.app import create_app
 from occupancy.config import Settings
-from occupancy.data.clean import MODEL_INPUT_COLUMNS, treat_frame
-from occupancy.training.models import FAMILIES
 
 pytestmark = pytest.mark.integration
 TOKEN = {"Authorization": "Bearer t0ken"}
-
-
-@pytest.fixture(scope="module")
-def fitted(real_data_dir) -> tuple:
-    """A real pipeline (logreg family) fitted on Newark's train split, and validation rows."""
-    raw = pd.read_csv(real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str)
-    table = treat_frame(raw)
-    X = table[list(MODEL_INPUT_COLUMNS)]
-    train, valid = table["split"] == "train", table["split"] == "valid"
-    model = (
-        FAMILIES["logreg"].build({"C": 0.1}, 42).fit(X[train], table.loc[train, "occupancy_level"])
-    )
-    return model, X[valid].reset_index(drop=True)
 
 
 def settings_for(tmp_path, url: str) -> Settings:

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from occupancy.api.holder import ModelHolder, ServedModel
+from occupancy.api.holder import FAST_PATH_MAX_ROWS, ModelHolder, ServedModel
 from occupancy.api.metrics import ApiMetrics
 from occupancy.api.schemas import (
     ErrorResponse,
@@ -33,8 +33,8 @@ from occupancy.api.schemas import (
     closest_column,
 )
 from occupancy.config import Settings
-from occupancy.data.clean import clean_listings
 from occupancy.data.parsing import records_to_raw_strings
+from occupancy.data.rows import first_problem, raw_listing
 from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, HOST_ID_COLUMN, ID_COLUMN
 from occupancy.data.validate import validate_rows
 from occupancy.errors import ModelInputError
@@ -198,20 +198,30 @@ def _served(holder: ModelHolder) -> ServedModel:
 
 def _score(served: ServedModel, listings: list[dict[str, Any]]) -> np.ndarray:
     """Validate values with the ingest contract, clean, and predict probabilities."""
-    table = records_to_raw_strings(listings)
-    verdict = validate_rows(table, _CHECKED_COLUMNS, required=())
-    if verdict.bad.any():
-        rows = np.flatnonzero(verdict.bad).tolist()
+    raws = [raw_listing(listing) for listing in listings]
+    problems: list[tuple[int, str, str]]
+    if len(raws) <= FAST_PATH_MAX_ROWS:  # row at a time: Arrow's per-kernel cost dominates here
+        problems = [
+            (row, *problem)
+            for row, raw in enumerate(raws)
+            if (problem := first_problem(raw, _CHECKED_COLUMNS)) is not None
+        ]
+    else:
+        verdict = validate_rows(records_to_raw_strings(raws), _CHECKED_COLUMNS, required=())
+        problems = list(
+            zip(np.flatnonzero(verdict.bad).tolist(), verdict.columns, verdict.reasons, strict=True)
+        )
+    if problems:
         details: list[dict[str, object]] = [
             {
                 "loc": ["body", "listings", row, column],
                 "msg": reason.split(": ", 1)[-1],
                 "type": "value_error",
             }
-            for row, column, reason in zip(rows, verdict.columns, verdict.reasons, strict=True)
+            for row, column, reason in problems
         ]
-        raise ModelInputError(f"{len(rows)} invalid listing(s)", details)
-    return served.predict_proba(clean_listings(table))
+        raise ModelInputError(f"{len(problems)} invalid listing(s)", details)
+    return served.predict_raw(raws)
 
 
 def _require_token(settings: Settings, authorization: str | None) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from occupancy.data.clean import AMENITIES_COLUMN, CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from occupancy.data.parsing import AMENITY_SEPARATOR
+from occupancy.data.rows import CleanedRows
 
 TOLERANCE = 1e-6
 _UNKNOWN = "\x00occupancy-unknown-category\x00"
@@ -90,48 +91,55 @@ class FastModel:
     classifier: Any
     trees: _Trees | None
 
-    def transform(self, cleaned: pd.DataFrame) -> np.ndarray:
-        n = len(cleaned)
-        values = cleaned[list(NUMERIC_FEATURES)].to_numpy(dtype="float64", na_value=np.nan)
+    def encode(self, cleaned: CleanedRows) -> np.ndarray:
+        """The dense matrix the classifier was fitted on."""
+        values = cleaned.numeric
+        n = len(values)
         missing = np.isnan(values)
         imputed = np.where(missing, self.numeric.medians, values)
         numeric = np.hstack([imputed, missing[:, self.numeric.indicator_columns].astype("float64")])
         if self.numeric.mean is not None and self.numeric.scale is not None:
             numeric = (numeric - self.numeric.mean) / self.numeric.scale
         onehot = np.zeros((n, self.categorical.width))
-        for j, name in enumerate(CATEGORICAL_FEATURES):
-            column = cleaned[name].tolist()
+        for j, column in enumerate(cleaned.categorical):
             mapping, offset, unknown = (
                 self.categorical.maps[j],
                 self.categorical.offsets[j],
                 self.categorical.unknown[j],
             )
             for i, value in enumerate(column):
-                key = (
-                    "missing"
-                    if value is None or (isinstance(value, float) and np.isnan(value))
-                    else value
-                )
-                index = mapping.get(key, unknown)
+                missing_value = value is None or (isinstance(value, float) and np.isnan(value))
+                index = mapping.get("missing" if missing_value else value, unknown)
                 if index >= 0:
                     onehot[i, offset + index] = 1.0
         amenities = np.zeros((n, len(self.vocabulary)))
-        for i, joined in enumerate(cleaned[AMENITIES_COLUMN].tolist()):
+        for i, joined in enumerate(cleaned.amenities):
             text = joined.lower() if self.lowercase and isinstance(joined, str) else joined or ""
             for token in text.split(AMENITY_SEPARATOR):
-                column = self.vocabulary.get(token)
-                if column is not None:
-                    amenities[i, column] = 1.0
+                position = self.vocabulary.get(token)
+                if position is not None:
+                    amenities[i, position] = 1.0
         return np.hstack([numeric, onehot, amenities])
 
-    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
-        X = self.transform(cleaned)
+    def predict_rows(self, cleaned: CleanedRows) -> np.ndarray:
+        """Class probabilities (in `classifier.classes_` order) for cleaned listings."""
+        X = self.encode(cleaned)
         if self.trees is None:
             return np.asarray(self.classifier.predict_proba(X))
         raw = self.trees.raw(X)
         raw -= raw.max(axis=1, keepdims=True)
         exp = np.exp(raw)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+    def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """The same from a cleaned DataFrame (`clean_listings` output)."""
+        return self.predict_rows(
+            CleanedRows(
+                numeric=cleaned[list(NUMERIC_FEATURES)].to_numpy(dtype="float64", na_value=np.nan),
+                categorical=[cleaned[name].tolist() for name in CATEGORICAL_FEATURES],
+                amenities=cleaned[AMENITIES_COLUMN].tolist(),
+            )
+        )
 
 
 def _numeric_block(numeric: Any) -> _Numeric:

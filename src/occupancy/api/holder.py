@@ -14,7 +14,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,8 @@ import pandas as pd
 from occupancy.api.fastpath import TOLERANCE, FastModel, compile_pipeline, verify
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
+from occupancy.data.parsing import records_to_raw_strings
+from occupancy.data.rows import Raw, clean_rows
 from occupancy.data.schema import CLASSES
 from occupancy.errors import OccupancyError
 
@@ -86,13 +88,22 @@ class ServedModel:
         """Probabilities in the fixed class order zero, low, mid, high."""
         small = self.fast is not None and len(cleaned) <= FAST_PATH_MAX_ROWS
         proba = self.fast.predict_proba(cleaned) if small else self.model.predict_proba(cleaned)  # type: ignore[union-attr]
+        return self._in_class_order(np.asarray(proba))
+
+    def predict_raw(self, raws: Sequence[Raw]) -> np.ndarray:
+        """Probabilities for validated raw listings, row at a time when the batch is small."""
+        if self.fast is not None and len(raws) <= FAST_PATH_MAX_ROWS:
+            return self._in_class_order(self.fast.predict_rows(clean_rows(raws)))
+        return self.predict_proba(clean_listings(records_to_raw_strings(raws)))
+
+    def _in_class_order(self, proba: np.ndarray) -> np.ndarray:
         classes = list(self.model.classes_)
         if classes == list(CLASSES):
-            return np.asarray(proba)
-        columns = [
-            proba[:, classes.index(c)] if c in classes else np.zeros(len(cleaned)) for c in CLASSES
-        ]
-        return np.column_stack(columns)
+            return proba
+        missing = np.zeros(len(proba))
+        return np.column_stack(
+            [proba[:, classes.index(c)] if c in classes else missing for c in CLASSES]
+        )
 
 
 def with_fast_path(served: ServedModel, example: pd.DataFrame | None) -> ServedModel:

@@ -1,15 +1,25 @@
-"""Run the API under uvicorn (one process per worker, each with its own model holder)."""
+"""Run the API under uvicorn (one process per worker, each with its own model holder).
+
+Shutdown happens in two phases. On SIGTERM the single-worker server first drains: readiness
+answers 503 for `OCCUPANCY_API_DRAIN_SECONDS` while every other route keeps serving, so a load
+balancer or Kubernetes stops routing here. Then uvicorn closes the socket and lets in-flight
+requests finish (up to `GRACEFUL_SECONDS`). A second signal skips the drain.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from types import FrameType
 
+import uvicorn
 from fastapi import FastAPI
 
 from occupancy.api.app import configure_logging, create_app
 from occupancy.config import Settings, get_settings
 
 _POLL_ENV = "OCCUPANCY_POLL_SECONDS"
+GRACEFUL_SECONDS = 20
 
 
 def app_factory() -> FastAPI:
@@ -21,19 +31,39 @@ def app_factory() -> FastAPI:
 def run_server(
     settings: Settings, *, host: str, port: int, workers: int, poll_seconds: float
 ) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight requests finish first (uvicorn's graceful shutdown)."""
-    import uvicorn
-
+    """Serve until SIGTERM/SIGINT: drain (readiness 503), then finish in-flight requests."""
     configure_logging()
     common = {
         "host": host,
         "port": port,
         "log_level": "warning",
         "access_log": False,
-        "timeout_graceful_shutdown": 20,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, poll_seconds=poll_seconds), **common)  # type: ignore[arg-type]
+        app = create_app(settings, poll_seconds=poll_seconds)
+        config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
+        _DrainingServer(config, app, settings.api_drain_seconds).run()
         return
+    # uvicorn's supervisor owns the workers' signals here: no drain phase, only its graceful stop.
     os.environ[_POLL_ENV] = str(poll_seconds)
     uvicorn.run("occupancy.api.server:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn.Server whose first exit signal flips readiness and delays the real stop."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, drain_seconds: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._drain_seconds = drain_seconds
+        self._timer: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._timer is not None or self._drain_seconds <= 0:
+            super().handle_exit(sig, frame)
+            return
+        self._app.state.draining = True
+        self._timer = threading.Timer(self._drain_seconds, super().handle_exit, (sig, frame))
+        self._timer.daemon = True
+        self._timer.start()

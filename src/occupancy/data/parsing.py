@@ -9,6 +9,7 @@ lists) into those same raw strings, so the treat step, batch scoring and the API
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,12 @@ import pyarrow.compute as pc
 
 AMENITY_SEPARATOR = "|"
 
-NUMBER_PATTERN = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_TRUE = ["t", "true", "1", "yes", "y"]
-_FALSE = ["f", "false", "0", "no", "n"]
+# The numbers a cast accepts (Arrow's cast and the regex must agree, or a value's fate would
+# depend on its neighbours); non-finite spellings are refused separately.
+NUMBER_PATTERN = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+TRUE_WORDS = ["t", "true", "1", "yes", "y"]
+FALSE_WORDS = ["f", "false", "0", "no", "n"]
 
 
 def strings(values: Any) -> pa.Array:
@@ -87,20 +91,20 @@ def parse_rate(values: Any) -> pa.Array:
 def parse_bool(values: Any) -> pa.Array:
     """'t'/'f' (and true/false, 1/0, yes/no) as 1.0/0.0; anything else is null."""
     text = pc.utf8_lower(as_strings(values))
-    out = pc.if_else(pc.is_in(text, pa.array(_TRUE)), 1.0, pa.scalar(None, pa.float64()))
-    return pc.if_else(pc.is_in(text, pa.array(_FALSE)), 0.0, out)
+    out = pc.if_else(pc.is_in(text, pa.array(TRUE_WORDS)), 1.0, pa.scalar(None, pa.float64()))
+    return pc.if_else(pc.is_in(text, pa.array(FALSE_WORDS)), 0.0, out)
 
 
 def parse_date(values: Any) -> pa.Array:
-    """ISO 'YYYY-MM-DD' as a timestamp; anything else (including impossible dates) is null."""
+    """ISO 'YYYY-MM-DD' as a timestamp; anything else (impossible dates, year 0) is null."""
     text = as_strings(values)
+    canonical = pc.match_substring_regex(text, f"^{DATE_PATTERN}$")
+    text = pc.if_else(canonical, text, pa.scalar(None, pa.string()))
     parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # strptime rolls impossible days over (2024-02-30 → 2024-03-01): the day must survive.
-    try:
-        written_day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
-        exact = pc.equal(pc.day(parsed), written_day)
-    except pa.ArrowInvalid:  # odd spellings that strptime still accepted: compare in full
-        exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
+    # strptime rolls impossible days over (2024-02-30 → 2024-03-01) and accepts year 0:
+    # the written day must survive, and the year must exist.
+    written_day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
+    exact = pc.and_(pc.equal(pc.day(parsed), written_day), pc.greater(pc.year(parsed), 0))
     return pc.if_else(exact, parsed, pa.scalar(None, parsed.type))
 
 
@@ -130,21 +134,21 @@ def parse_amenities(values: Any) -> pa.Array:
         fixed = joined.to_pylist()
         raw = text.to_pylist()
         for i in rows.tolist():
-            fixed[i] = _amenities_from_json(raw[i])
+            fixed[i] = amenities_from_json(raw[i])
         joined = pa.array(fixed, type=pa.string())
     return pc.fill_null(joined, "")
 
 
-def _amenities_from_list(items: Any) -> str:
+def amenities_from_list(items: Any) -> str:
     if not isinstance(items, list | tuple):
         return ""
     names = (str(item).strip().replace(AMENITY_SEPARATOR, "/") for item in items)
     return AMENITY_SEPARATOR.join(name for name in names if name)
 
 
-def _amenities_from_json(text: str) -> str:
+def amenities_from_json(text: str) -> str:
     try:
-        return _amenities_from_list(json.loads(text))
+        return amenities_from_list(json.loads(text))
     except ValueError:
         return ""
 
@@ -169,7 +173,7 @@ def id_keys(values: Any) -> np.ndarray:
     return np.asarray(pc.cast(digits, pa.uint64()).to_numpy(zero_copy_only=False), dtype=np.uint64)
 
 
-def _raw_string(value: Any) -> str | None:
+def raw_string(value: Any) -> str | None:
     """One JSON-typed value in the raw CSV format: True → 't', [..] → JSON list, 3.0 → '3.0'."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -181,7 +185,7 @@ def _raw_string(value: Any) -> str | None:
     return text or None  # an empty CSV field posted as "" is a missing value
 
 
-def records_to_raw_strings(records: list[dict[str, Any]]) -> pa.Table:
+def records_to_raw_strings(records: Sequence[Mapping[str, Any]]) -> pa.Table:
     """JSON-typed listings (dicts) as an Arrow table of raw-format strings, one column per field.
 
     Built column by column without pandas: for the few listings of an API request, pandas'
@@ -191,7 +195,7 @@ def records_to_raw_strings(records: list[dict[str, Any]]) -> pa.Table:
     names = list(dict.fromkeys(["id", *(name for record in records for name in record)]))
     return pa.table(
         {
-            name: pa.array([_raw_string(r.get(name)) for r in records], type=pa.string())
+            name: pa.array([raw_string(r.get(name)) for r in records], type=pa.string())
             for name in names
         }
     )
@@ -206,6 +210,6 @@ def to_raw_strings(frame: pd.DataFrame) -> pa.Table:
             columns[str(name)] = as_strings(series)
         else:
             columns[str(name)] = pa.array(
-                [_raw_string(v) for v in series.tolist()], type=pa.string()
+                [raw_string(v) for v in series.tolist()], type=pa.string()
             )
     return pa.table(columns)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from occupancy.data.parsing import (
-    NUMBER_PATTERN,
+    DATE_PATTERN,
     id_keys,
     parse_date,
     strings,
@@ -26,18 +26,25 @@ from occupancy.data.parsing import (
 )
 from occupancy.data.schema import COLUMNS_BY_NAME, ID_COLUMN, TARGET_SOURCE_COLUMN, Column, Kind
 
-# What each kind must look like, and how to say it to a user.
-_PATTERNS: dict[Kind, tuple[str, str]] = {
-    Kind.ID: (r"\d{1,19}", "a positive whole number"),
-    Kind.INT: (r"-?\d+(?:\.0*)?", "a whole number"),
-    Kind.FLOAT: (NUMBER_PATTERN, "a number"),
-    Kind.PRICE: (r"-?\$?-?[\d,]*\.?\d+", "a price like $1,234.00"),
-    Kind.RATE: (r"(?:\d+(?:\.\d+)?%|N/A)", "a rate like 95% or N/A"),
-    Kind.BOOL: (r"[tf]", "t or f"),
-    Kind.DATE: (r"\d{4}-\d{2}-\d{2}", "a date like 2024-06-29"),
+# What each kind must look like, said to a user. Numeric kinds are judged by their parser (a value
+# is well-formed exactly when cleaning can read it), the others by a pattern.
+EXPECTED: dict[Kind, str] = {
+    Kind.ID: "a positive whole number",
+    Kind.INT: "a whole number",
+    Kind.FLOAT: "a number",
+    Kind.PRICE: "a price like $1,234.00",
+    Kind.RATE: "a rate like 95% or N/A",
+    Kind.BOOL: "t or f",
+    Kind.DATE: "a date like 2024-06-29",
 }
-_MAX_SHOWN_VALUE = 40
-_NUMERIC = frozenset({Kind.INT, Kind.FLOAT, Kind.PRICE, Kind.RATE})
+PATTERNS: dict[Kind, str] = {
+    Kind.ID: r"\d{1,19}",
+    Kind.BOOL: r"[tf]",
+    Kind.DATE: DATE_PATTERN,
+}
+NOT_APPLICABLE = "N/A"  # the one non-number a rate may hold
+MAX_SHOWN_VALUE = 40
+NUMERIC_KINDS = frozenset({Kind.INT, Kind.FLOAT, Kind.PRICE, Kind.RATE})
 
 
 @dataclass(frozen=True)
@@ -49,18 +56,42 @@ class Verdict:
     columns: list[str]
 
 
+def required_message(column: Column) -> str:
+    return f"column '{column.name}': value is required but empty"
+
+
+def malformed_message(column: Column) -> str:
+    """A message template; '{}' stands for the value shown (see `shown`)."""
+    return f"column '{column.name}': expected {EXPECTED[column.kind]}, got '{{}}'"
+
+
+def unreal_date_message(column: Column) -> str:
+    return f"column '{column.name}': expected a real calendar date, got '{{}}'"
+
+
+def bounds(column: Column) -> tuple[float, float]:
+    """The column's allowed range, open ends as infinities."""
+    low = -np.inf if column.low is None else column.low
+    high = np.inf if column.high is None else column.high
+    return low, high
+
+
+def outside_message(column: Column) -> str:
+    low, high = bounds(column)
+    return f"column '{column.name}': expected a value between {low:g} and {high:g}, got '{{}}'"
+
+
+def shown(value: str | None) -> str:
+    """A raw value as quoted in a reason, cut short."""
+    return str(value or "")[:MAX_SHOWN_VALUE]
+
+
 def _numbers(text: pa.Array, kind: Kind) -> np.ndarray:
     if kind is Kind.PRICE:
         text = strip_price(text)
     elif kind is Kind.RATE:
         text = strip_rate(text)
     return np.asarray(to_float(text).to_numpy(zero_copy_only=False), dtype="float64")
-
-
-def _all_parsed(numbers: np.ndarray, *, whole: bool) -> bool:
-    if np.isnan(numbers).any():
-        return False
-    return not whole or bool(np.all(numbers == np.floor(numbers)))
 
 
 def _mask(values: pa.Array) -> np.ndarray:
@@ -74,37 +105,31 @@ def _column_problems(
     present = _mask(pc.is_valid(text))
     found: list[tuple[np.ndarray, str]] = []
     if required:
-        found.append((~present, f"column '{column.name}': value is required but empty"))
-    spec = _PATTERNS.get(column.kind)
-    if spec is None:
+        found.append((~present, required_message(column)))
+    if column.kind not in EXPECTED:
         return found
-    pattern, expected = spec
-    numbers = _numbers(text, column.kind) if column.kind in _NUMERIC else None
-    if numbers is not None and _all_parsed(numbers[present], whole=column.kind is Kind.INT):
-        malformed = np.zeros(len(present), dtype=bool)  # the cast proved every value: no regex
+    numbers = _numbers(text, column.kind) if column.kind in NUMERIC_KINDS else None
+    if numbers is not None:
+        with np.errstate(invalid="ignore"):
+            unreadable = np.isnan(numbers) | (
+                (numbers != np.floor(numbers)) if column.kind is Kind.INT else False
+            )
+        if column.kind is Kind.RATE:
+            unreadable &= ~_mask(pc.equal(text, NOT_APPLICABLE))
+        malformed = present & unreadable
     else:
+        pattern = PATTERNS[column.kind]
         malformed = present & ~_mask(pc.match_substring_regex(text, f"^(?:{pattern})$"))
-    found.append((malformed, f"column '{column.name}': expected {expected}, got '{{}}'"))
+    found.append((malformed, malformed_message(column)))
     well_formed = present & ~malformed
     if column.kind is Kind.DATE:
         real = _mask(pc.is_valid(parse_date(text)))
-        found.append(
-            (
-                well_formed & ~real,
-                f"column '{column.name}': expected a real calendar date, got '{{}}'",
-            )
-        )
+        found.append((well_formed & ~real, unreal_date_message(column)))
     if numbers is not None and (column.low is not None or column.high is not None):
-        low = -np.inf if column.low is None else column.low
-        high = np.inf if column.high is None else column.high
+        low, high = bounds(column)
         with np.errstate(invalid="ignore"):
             outside = well_formed & ((numbers < low) | (numbers > high))
-        found.append(
-            (
-                outside,
-                f"column '{column.name}': expected a value between {low:g} and {high:g}, got '{{}}'",
-            )
-        )
+        found.append((outside, outside_message(column)))
     return found
 
 
@@ -131,9 +156,9 @@ def validate_rows(
         for rows, template in _column_problems(text, COLUMNS_BY_NAME[name], name in required):
             new = rows & ~bad
             if new.any():
-                shown = text.take(pa.array(np.flatnonzero(new))).to_pylist()
-                for row, value in zip(np.flatnonzero(new).tolist(), shown, strict=True):
-                    reason_of[row] = template.replace("{}", str(value or "")[:_MAX_SHOWN_VALUE])
+                values = text.take(pa.array(np.flatnonzero(new))).to_pylist()
+                for row, value in zip(np.flatnonzero(new).tolist(), values, strict=True):
+                    reason_of[row] = template.replace("{}", shown(value))
                     column_of[row] = name
                 bad |= new
     if seen_ids is not None and ID_COLUMN in batch.schema.names:
