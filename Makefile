@@ -30,19 +30,20 @@ demo: $(STAMP) ## Run the whole pipeline locally on embedded defaults (ARGS="--r
 	$(VENV)/bin/occupancy demo $(ARGS)
 
 test: $(STAMP) ## Unit and integration tests (starts PostgreSQL, S3 and MLflow servers itself)
-	$(VENV)/bin/pytest tests/unit tests/integration $(ARGS)
+	$(VENV)/bin/pytest tests/unit tests/dags tests/integration $(ARGS)
 
-unit: $(STAMP) ## Unit tests only (fast, no servers)
-	$(VENV)/bin/pytest tests/unit $(ARGS)
+unit: $(STAMP) ## Unit and DAG tests only (fast, no servers)
+	$(VENV)/bin/pytest tests/unit tests/dags $(ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src dags tests benchmarks
+	$(VENV)/bin/ruff format --check src dags tests benchmarks
 	$(VENV)/bin/mypy
+	cd dags && ../$(VENV)/bin/mypy --strict --ignore-missing-imports .
 
 format: $(STAMP) ## Apply ruff fixes and formatting
-	$(VENV)/bin/ruff check --fix src tests benchmarks
-	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src dags tests benchmarks
+	$(VENV)/bin/ruff format src dags tests benchmarks
 
 bench: $(STAMP) ## Pipeline (ingest + treat vs pyarrow parse) and API (vs mlflow models serve; needs wrk)
 	@status=0; \

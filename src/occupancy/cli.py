@@ -84,7 +84,8 @@ def ingest(
     """Validate the raw CSV, quarantine bad rows and snapshot it into the lake."""
     from occupancy.steps.ingest import run_ingest
 
-    _emit(run_ingest(get_settings(), run_id, raw))
+    # An empty --raw (what a DAG renders when no file was given) means the configured default.
+    _emit(run_ingest(get_settings(), run_id, raw or None))
 
 
 @step_app.command("treat")
@@ -94,6 +95,15 @@ def treat(run_id: RunId) -> None:
     from occupancy.steps.treat import run_treat
 
     _emit(run_treat(get_settings(), run_id))
+
+
+@step_app.command("check")
+@_friendly
+def check(run_id: RunId) -> None:
+    """Check that a run's processed data is published (first task of the training DAG)."""
+    from occupancy.steps.check import run_check
+
+    _emit(run_check(get_settings(), run_id))
 
 
 @step_app.command("train")
@@ -178,11 +188,12 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the champion afterwards.")
     ] = True,
+    port: Annotated[int, typer.Option(help="Port of the API when serving.")] = 8000,
 ) -> None:
-    """Run the whole pipeline locally on embedded defaults and print a summary."""
+    """Run both Airflow DAGs locally on embedded defaults, print a summary, serve the champion."""
     from occupancy.demo import run_demo
 
-    run_demo(get_settings(), raw=raw, rows=rows, seed=seed, serve=serve)
+    run_demo(get_settings(), raw=raw, rows=rows, seed=seed, serve=serve, port=port)
 
 
 def main() -> None:

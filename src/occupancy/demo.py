@@ -1,7 +1,12 @@
-"""`occupancy demo`: the whole pipeline on embedded defaults (SQLite MLflow, file:// lake)."""
+"""`occupancy demo`: the whole pipeline through Airflow on embedded defaults, then serve it.
+
+Embedded defaults: a file:// lake and SQLite MLflow under `.occupancy/`, a SQLite Airflow home
+running both DAGs with `airflow dags test` and the local step runner (no service to start).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -11,7 +16,6 @@ from typing import Any
 import typer
 
 from occupancy.config import Settings
-from occupancy.training.models import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +38,11 @@ def write_synthetic(out: Path, rows: int, seed: int) -> Path:
 
 
 def run_demo(
-    settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool
+    settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool, port: int = 8000
 ) -> dict[str, Any]:
-    """Generate data if needed, run ingest → treat → train (every family) → promote, summarize."""
-    from occupancy.steps.ingest import run_ingest
-    from occupancy.steps.treat import run_treat
-    from occupancy.training.promote import run_promote
-    from occupancy.training.train import run_train
+    """Generate data if needed, run both DAGs through Airflow, summarize, optionally serve."""
+    from occupancy.orchestration import run_dags
+    from occupancy.training.promote import pipeline_outcome
 
     started = time.perf_counter()
     if raw is None:
@@ -48,22 +50,28 @@ def run_demo(
         raw = str(path if path.exists() else write_synthetic(path, rows, seed))
     run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log.info("demo: pipeline run %s on %s", run_id, raw)
-    ingest = run_ingest(settings, run_id, raw)
-    log.info(
-        "demo: ingest kept %s rows, quarantined %s",
-        f"{ingest['rows_valid']:,}",
-        f"{ingest['rows_quarantined']:,}",
-    )
-    treat = run_treat(settings, run_id)
-    log.info("demo: treat split %s", treat["split_rows"])
-    trained = [run_train(settings, run_id, family) for family in FAMILIES]
-    decision = run_promote(settings, run_id)
+    run_dags(settings, run_id, raw)
+    trained, decision = pipeline_outcome(settings, run_id)
     _print_summary(settings, run_id, trained, decision, time.perf_counter() - started)
     if serve:
-        typer.echo(
-            "Serving arrives with the prediction API (issue 2/5); rerun with --no-serve meanwhile."
-        )
+        _serve(settings, port)
     return decision
+
+
+def _serve(settings: Settings, port: int) -> None:
+    from occupancy.api.holder import PROBE_LISTING
+    from occupancy.api.server import run_server
+
+    body = json.dumps({"listings": [PROBE_LISTING]})
+    typer.echo("")
+    typer.echo(
+        f"Serving the champion on http://127.0.0.1:{port} (docs at /docs; Ctrl-C stops). Try:"
+    )
+    typer.echo(
+        f"  curl -s -X POST http://127.0.0.1:{port}/predict "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+    run_server(settings, host="127.0.0.1", port=port, workers=1, poll_seconds=30.0)
 
 
 def _print_summary(

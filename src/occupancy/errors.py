@@ -8,6 +8,7 @@
     │   └── QualityError     too many rows are invalid
     ├── RegistryError        MLflow cannot be reached or refuses a request
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
+    ├── PipelineError        a DAG run failed (carries the failing step's reason)
     └── ModelInputError      a listing given for scoring is invalid (the API answers 422)
 
 The CLI prints `error: <message>` and exits with status 1; the API maps each class to a status.
@@ -46,6 +47,10 @@ class RegistryError(OccupancyError):
 
 class NotFoundError(OccupancyError):
     """Something a step needs does not exist yet."""
+
+
+class PipelineError(OccupancyError):
+    """A pipeline run orchestrated by Airflow failed (the message carries the step's reason)."""
 
 
 class ModelInputError(OccupancyError):

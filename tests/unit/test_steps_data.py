@@ -12,6 +12,7 @@ import pytest
 
 from occupancy.errors import DataError, NotFoundError, QualityError, SchemaError
 from occupancy.lake import Lake
+from occupancy.steps.check import run_check
 from occupancy.steps.ingest import run_ingest
 from occupancy.steps.treat import run_treat
 
@@ -50,6 +51,20 @@ def test_ingest_and_treat_publish_manifest_and_latest_pointer(
     )
     report = lake.read_json("runs/r1/processed/report.json")
     assert "estimated_occupancy_l365d" in report["excluded_leakage_columns"]
+    checked = run_check(isolated_settings, "r1")
+    assert (checked["rows"], checked["digest"]) == (treat["rows"], treat["digest"])
+
+
+def test_check_names_the_missing_run_and_what_to_run(isolated_settings, newark, tmp_path) -> None:
+    with pytest.raises(
+        NotFoundError, match="run r9 has no processed data at file://.*data_treatment_dag"
+    ):
+        run_check(isolated_settings, "r9")
+    run_ingest(isolated_settings, "r2", _write(newark.head(600), tmp_path / "listings.csv"))
+    run_treat(isolated_settings, "r2")
+    (Path(Lake(isolated_settings.lake_uri).path) / "runs/r2/processed/listings.parquet").unlink()
+    with pytest.raises(NotFoundError, match="rerun the treat step"):
+        run_check(isolated_settings, "r2")
 
 
 def test_rerunning_steps_with_the_same_run_id_changes_nothing(

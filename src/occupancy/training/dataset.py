@@ -31,15 +31,22 @@ class Processed:
         return self.frames[split][TARGET_COLUMN]
 
 
-def load_processed(lake: Lake, run_id: str, max_train_rows: int, seed: int) -> Processed:
-    """Read run `run_id`'s processed table; cap the train split with a deterministic sample."""
+def processed_manifest(lake: Lake, run_id: str) -> dict[str, Any]:
+    """The published manifest of run `run_id`'s processed table, or a NotFoundError saying why."""
     prefix = processed_prefix(run_id)
     if not lake.exists(f"{prefix}/{MANIFEST}"):
         raise NotFoundError(
-            f"run {run_id} has no processed data at {lake.uri(prefix)}: "
-            f"run `occupancy step treat --run-id {run_id}` first"
+            f"run {run_id} has no processed data at {lake.uri(prefix)}: run data_treatment_dag "
+            f"(or `occupancy step treat --run-id {run_id}`) for this run first"
         )
-    manifest = lake.read_json(f"{prefix}/{MANIFEST}")
+    manifest: dict[str, Any] = lake.read_json(f"{prefix}/{MANIFEST}")
+    return manifest
+
+
+def load_processed(lake: Lake, run_id: str, max_train_rows: int, seed: int) -> Processed:
+    """Read run `run_id`'s processed table; cap the train split with a deterministic sample."""
+    prefix = processed_prefix(run_id)
+    manifest = processed_manifest(lake, run_id)
     with local_workdir() as work:
         path = lake.download(f"{prefix}/listings.parquet", work / "listings.parquet")
         table = pq.read_table(path).to_pandas()

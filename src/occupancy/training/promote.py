@@ -147,3 +147,22 @@ def _summary(run_id: str, tags: dict[str, str], reused: bool) -> dict[str, Any]:
         "reason": tags.get("promotion.reason"),
         "reused": reused,
     }
+
+
+def pipeline_outcome(
+    settings: Settings, run_id: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What a finished pipeline run recorded in MLflow: each family's score, and the decision."""
+    registry = Registry(settings)
+    parent_id = registry.parent_run(run_id, create=False)
+    trained = [
+        {
+            "family": child.data.tags.get(FAMILY_TAG, "?"),
+            "val_f1_macro": child.data.metrics.get("val_f1_macro", float("nan")),
+        }
+        for child in registry.children(parent_id)
+    ]
+    tags = registry.run(parent_id).data.tags
+    if DECISION_TAG not in tags:
+        raise NotFoundError(f"pipeline run {run_id} has no promotion decision in MLflow yet")
+    return trained, _summary(run_id, tags, reused=False)

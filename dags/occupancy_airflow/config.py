@@ -1,0 +1,101 @@
+"""How step tasks run, read once from the environment of the Airflow process at parse time.
+
+| variable | default | meaning |
+|---|---|---|
+| OCCUPANCY_STEP_RUNNER | local | `kubernetes`: one pod per step; `local`: a subprocess |
+| OCCUPANCY_STEP_IMAGE | occupancy-app:latest | image of the step pods |
+| OCCUPANCY_STEP_IMAGE_PULL_POLICY | IfNotPresent | their pull policy |
+| OCCUPANCY_STEP_NAMESPACE | (Airflow's own) | namespace of the step pods |
+| OCCUPANCY_STEP_CONFIGMAP | occupancy-step-env | ConfigMap whose keys become the pods' env |
+| OCCUPANCY_STEP_SECRET | occupancy-step-secrets | Secret whose keys become the pods' env |
+| OCCUPANCY_STEP_SERVICE_ACCOUNT | (none) | service account of the step pods |
+| OCCUPANCY_STEP_RETRIES | 2 | retries of a failed step (with exponential delay) |
+| OCCUPANCY_LOCAL_STEP_BIN | `occupancy` on PATH | the executable the local runner starts |
+| OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+RUNNERS = ("local", "kubernetes")
+DEFAULT_FAMILIES = ("logreg", "hgb", "forest", "mlp")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits of one kind of step pod."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+    timeout: timedelta
+
+
+# Sized from `make bench`: ingest + treat of 1M rows peak at 1.3 GB; training is the heavy step.
+LIGHT = Resources("100m", "256Mi", "500m", "512Mi", timedelta(minutes=10))
+DATA = Resources("500m", "1Gi", "2", "3Gi", timedelta(hours=1))
+TRAIN = Resources("1", "2Gi", "2", "6Gi", timedelta(hours=2))
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """Everything the step factory needs, from OCCUPANCY_* variables (see the module docstring)."""
+
+    runner: str
+    image: str
+    image_pull_policy: str
+    namespace: str | None
+    configmap: str
+    secret: str
+    service_account: str | None
+    retries: int
+    local_bin: str
+    families: tuple[str, ...]
+
+
+def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
+    """Read and check the configuration; a bad value fails DAG parsing with a clear message."""
+    env = dict(os.environ) if env is None else env
+    runner = env.get("OCCUPANCY_STEP_RUNNER", "local").strip().lower()
+    if runner not in RUNNERS:
+        raise ValueError(f"OCCUPANCY_STEP_RUNNER must be one of {RUNNERS}, got {runner!r}")
+    retries = env.get("OCCUPANCY_STEP_RETRIES", "2")
+    if not retries.isdigit():
+        raise ValueError(f"OCCUPANCY_STEP_RETRIES must be a whole number >= 0, got {retries!r}")
+    families = tuple(
+        f.strip()
+        for f in env.get("OCCUPANCY_MODEL_FAMILIES", ",".join(DEFAULT_FAMILIES)).split(",")
+    )
+    unknown = [f for f in families if f not in DEFAULT_FAMILIES]
+    if unknown or not families:
+        raise ValueError(
+            f"OCCUPANCY_MODEL_FAMILIES holds unknown families {unknown}: use some of {DEFAULT_FAMILIES}"
+        )
+    return StepConfig(
+        runner=runner,
+        image=env.get("OCCUPANCY_STEP_IMAGE", "occupancy-app:latest"),
+        image_pull_policy=env.get("OCCUPANCY_STEP_IMAGE_PULL_POLICY", "IfNotPresent"),
+        namespace=env.get("OCCUPANCY_STEP_NAMESPACE") or None,
+        configmap=env.get("OCCUPANCY_STEP_CONFIGMAP", "occupancy-step-env"),
+        secret=env.get("OCCUPANCY_STEP_SECRET", "occupancy-step-secrets"),
+        service_account=env.get("OCCUPANCY_STEP_SERVICE_ACCOUNT") or None,
+        retries=int(retries),
+        local_bin=env.get("OCCUPANCY_LOCAL_STEP_BIN", "occupancy"),
+        families=families,
+    )
+
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"  # occupancy.steps.layout.check_run_id
+
+# What both DAGs share: on demand or on the Asset only, never a backfill, one run at a time.
+DAG_DEFAULTS: dict[str, Any] = {
+    "start_date": datetime(2025, 1, 1, tzinfo=UTC),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": {"owner": "occupancy"},
+}

@@ -1,0 +1,74 @@
+"""The local step runner: the exact command a step pod would run, as a child process of the task.
+
+Used in `occupancy demo` (through `airflow dags test`) and in docker compose, where Airflow and
+the `occupancy` package share a machine. Output is streamed line by line into the task log, and
+a non-zero exit fails the task with the step's own `error: ...` line as the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+
+class LocalStepOperator(BaseOperator):
+    """Run `cmds + arguments` locally (cmds[0] is replaced by the configured executable)."""
+
+    template_fields: Sequence[str] = ("arguments",)
+    ui_color = "#dcefe4"
+
+    def __init__(
+        self, *, cmds: list[str], arguments: list[str], executable: str, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cmds = cmds
+        self.arguments = arguments
+        self.executable = executable
+        self._process: subprocess.Popen[str] | None = None
+
+    def _command(self) -> list[str]:
+        found = shutil.which(self.executable)
+        if found is None:
+            raise AirflowException(
+                f"cannot find the step executable {self.executable!r}: install the occupancy "
+                "package where Airflow runs, or set OCCUPANCY_LOCAL_STEP_BIN"
+            )
+        return [found, *self.cmds[1:], *map(str, self.arguments)]
+
+    def execute(self, context: Any) -> None:
+        command = self._command()
+        shown = shlex.join([*self.cmds, *map(str, self.arguments)])
+        self.log.info("running %s", shown)
+        # Its own process group, so on_kill stops the step and anything it started.
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        self._process = process
+        reason = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            self.log.info("%s", line)
+            if line.startswith("error: "):
+                reason = line.removeprefix("error: ")
+        code = process.wait()
+        if code != 0:
+            raise AirflowException(f"`{shown}` failed: {reason or f'exit code {code}'}")
+
+    def on_kill(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)

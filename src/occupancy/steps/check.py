@@ -1,0 +1,34 @@
+"""`occupancy step check`: the processed data of a run is published and its data file is there.
+
+The first step of the training DAG, so that a training DAG started for a run whose treatment
+never finished fails at once with one clear line instead of in every training pod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from occupancy.config import Settings
+from occupancy.errors import NotFoundError
+from occupancy.lake import Lake
+from occupancy.steps.layout import check_run_id, processed_prefix
+from occupancy.training.dataset import processed_manifest
+
+
+def run_check(settings: Settings, run_id: str) -> dict[str, Any]:
+    """The processed manifest of run `run_id`, after checking that what it names exists."""
+    check_run_id(run_id)
+    lake = Lake(settings.lake_uri)
+    manifest = processed_manifest(lake, run_id)
+    if not lake.exists(f"{processed_prefix(run_id)}/listings.parquet"):
+        raise NotFoundError(
+            f"run {run_id}'s manifest names {manifest.get('data')}, which is missing: "
+            "rerun the treat step"
+        )
+    return {
+        "step": "check",
+        "run_id": run_id,
+        "rows": manifest["rows"],
+        "split_rows": manifest["split_rows"],
+        "digest": manifest["digest"],
+    }

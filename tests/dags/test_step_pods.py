@@ -1,0 +1,126 @@
+"""Step pods as KubernetesPodOperator renders them: valid Kubernetes 1.33, restricted, sized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from pod_policy import restricted_violations
+
+from occupancy.training.models import FAMILIES
+
+KUBERNETES = {
+    "OCCUPANCY_STEP_RUNNER": "kubernetes",
+    "OCCUPANCY_STEP_IMAGE": "registry.example/occupancy-app:1.2.3",
+    "OCCUPANCY_STEP_CONFIGMAP": "release-step-env",
+    "OCCUPANCY_STEP_SECRET": "release-step-secrets",
+    "OCCUPANCY_STEP_SERVICE_ACCOUNT": "release-steps",
+}
+STEP_TASKS = {
+    ("data_treatment_dag", "ingest"): ["step", "ingest"],
+    ("data_treatment_dag", "treat"): ["step", "treat"],
+    ("train_pipeline_dag", "check_processed"): ["step", "check"],
+    ("train_pipeline_dag", "train"): ["step", "train"],
+    ("train_pipeline_dag", "promote"): ["step", "promote"],
+}
+
+
+def _concrete(task: Any) -> list[Any]:
+    """A plain task as is; a mapped one unmapped once per element of its expansion."""
+    if not hasattr(task, "expand_input"):
+        return [task]
+    return [task.unmap({"arguments": a}) for a in task.expand_input.value["arguments"]]
+
+
+def _pods(bag: Any) -> list[tuple[str, dict[str, Any]]]:
+    from kubernetes.client import ApiClient
+
+    rendered = []
+    for dag_id, task_id in STEP_TASKS:
+        for operator in _concrete(bag.dags[dag_id].get_task(task_id)):
+            pod = ApiClient().sanitize_for_serialization(operator.build_pod_request_obj())
+            rendered.append((task_id, pod))
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def pods(airflow_home) -> list[tuple[str, dict[str, Any]]]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in KUBERNETES.items():
+            patch.setenv(name, value)
+        from airflow.dag_processing.dagbag import DagBag
+        from dag_support import DAGS_FOLDER
+
+        bag = DagBag(str(DAGS_FOLDER))
+        assert bag.import_errors == {}
+        return _pods(bag)
+
+
+def test_every_step_task_renders_one_pod_per_step(pods) -> None:
+    names = [task_id for task_id, _ in pods]
+    assert names == ["ingest", "treat", "check_processed", *["train"] * len(FAMILIES), "promote"]
+
+
+def test_step_pods_are_valid_kubernetes_1_33_objects(pods) -> None:
+    for _, pod in pods:
+        kubernetes_validate.validate(pod, desired_version="1.33", strict=True)
+    # Strict means strict: a misspelled field in a copy of the same pod is refused.
+    broken = {**pods[0][1], "spec": {**pods[0][1]["spec"], "restartPolicyy": "Never"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, desired_version="1.33", strict=True)
+
+
+def test_step_pods_meet_the_restricted_pod_security_standard(pods) -> None:
+    for task_id, pod in pods:
+        assert restricted_violations(pod["spec"]) == [], task_id
+        spec = pod["spec"]
+        assert spec["automountServiceAccountToken"] is False
+        (container,) = spec["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"mountPath": "/tmp", "name": "tmp"} in container["volumeMounts"]
+
+
+def test_step_pods_run_the_configured_image_command_and_environment(pods) -> None:
+    for task_id, pod in pods:
+        spec = pod["spec"]
+        (container,) = spec["containers"]
+        assert container["image"] == KUBERNETES["OCCUPANCY_STEP_IMAGE"]
+        assert container["command"] == ["occupancy"]
+        assert container["args"][:2] == STEP_TASKS[next(k for k in STEP_TASKS if k[1] == task_id)]
+        assert "--run-id" in container["args"]
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": "release-step-env"}},
+            {"secretRef": {"name": "release-step-secrets"}},
+        ]
+        assert spec["serviceAccountName"] == "release-steps"
+        assert spec["restartPolicy"] == "Never"
+        assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "occupancy"
+        assert len(spec["containers"]) == 1  # no XCom sidecar
+
+
+def test_each_family_gets_its_own_training_pod(pods) -> None:
+    trained = [pod["spec"]["containers"][0]["args"][-1] for t, pod in pods if t == "train"]
+    assert trained == list(FAMILIES)
+
+
+def test_training_pods_get_more_resources_than_data_steps(pods) -> None:
+    def memory_limit(task_id: str) -> int:
+        pod = next(p for t, p in pods if t == task_id)
+        value = pod["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        return int(value.removesuffix("Gi")) * 1024 if value.endswith("Gi") else int(value[:-2])
+
+    assert memory_limit("train") > memory_limit("treat") > memory_limit("check_processed")
+
+
+def test_the_local_runner_runs_the_same_command(load_dags) -> None:
+    bag = load_dags()  # OCCUPANCY_STEP_RUNNER unset: local
+    kube = load_dags(**KUBERNETES)
+    for dag_id, task_id in STEP_TASKS:
+        local_ops = _concrete(bag.dags[dag_id].get_task(task_id))
+        kube_ops = _concrete(kube.dags[dag_id].get_task(task_id))
+        assert [type(op).__name__ for op in local_ops] == ["LocalStepOperator"] * len(local_ops)
+        for local, pod in zip(local_ops, kube_ops, strict=True):
+            assert (local.cmds, local.arguments) == (pod.cmds, pod.arguments)
+            assert local.retries == pod.retries
+            assert local.execution_timeout == pod.execution_timeout
