@@ -19,7 +19,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 
-class LocalStepOperator(BaseOperator):
+class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not analysed here
     """Run `cmds + arguments` locally (cmds[0] is replaced by the configured executable)."""
 
     template_fields: Sequence[str] = ("arguments",)
