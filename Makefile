@@ -12,7 +12,7 @@ ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo test unit integration lint format bench clean
+.PHONY: help venv demo test unit integration e2e lint format bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: $(STAMP) ## Unit and integration tests (starts PostgreSQL, S3 and MLflow s
 
 unit: $(STAMP) ## Unit and DAG tests only (fast, no servers)
 	$(VENV)/bin/pytest tests/unit tests/dags $(ARGS)
+
+e2e: $(STAMP) ## Build the images, run the compose stack, drive it end to end, tear it down (needs Docker)
+	$(VENV)/bin/pytest tests/e2e -s -p no:cacheprovider $(ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check src dags tests benchmarks

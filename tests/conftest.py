@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 # Real Inside Airbnb files live outside the repository; tests find them through this setting.
 DEFAULT_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +32,31 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return Settings(home=tmp_path / ".occupancy")
+
+
+DUMMY_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: dummy, cluster: {server: "https://127.0.0.1:6443"}}]
+contexts: [{name: dummy, context: {cluster: dummy, user: dummy}}]
+current-context: dummy
+users: [{name: dummy, user: {token: dummy}}]
+"""
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway AIRFLOW_HOME, no examples, the dags folder on sys.path, a dummy kube config."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+    # build_pod_request_obj() asks the hook whether it runs in a cluster, which reads a kube
+    # config: point it at a file that names no reachable server (nothing is contacted).
+    kubeconfig = home / "kubeconfig"
+    kubeconfig.write_text(DUMMY_KUBECONFIG)
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    # The dag-processor puts the bundle (dags folder) on sys.path; so do the tests.
+    if str(DAGS_FOLDER) not in sys.path:
+        sys.path.append(str(DAGS_FOLDER))
+    return home

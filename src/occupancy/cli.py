@@ -145,6 +145,24 @@ def synth(
     _emit({"step": "synth", "rows": rows, "seed": seed, "out": str(out)})
 
 
+@data_app.command("seed")
+@_friendly
+def seed_lake(
+    source: Annotated[
+        Path | None, typer.Option(help="Your listings CSV to upload when present.")
+    ] = None,
+    rows: Annotated[int, typer.Option(min=100, help="Synthetic listings otherwise.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 42,
+    bucket: Annotated[
+        list[str] | None, typer.Option(help="Another bucket to create (repeatable).")
+    ] = None,
+) -> None:
+    """Create the buckets and put raw listings at OCCUPANCY_RAW_URI unless already there."""
+    from occupancy.seed import run_seed
+
+    _emit(run_seed(get_settings(), source=source, rows=rows, seed=seed, buckets=bucket or []))
+
+
 @app.command("predict")
 @_friendly
 def predict(

@@ -183,6 +183,20 @@ class Lake:
         with self._translate(key):  # multipart uploads become visible only when complete
             self.s3.upload_file(str(source), self.bucket, self._s3_key(key))
 
+    def ensure_bucket(self) -> bool:
+        """Create this root's bucket (S3) or directory (file) if missing; True when created."""
+        if self.scheme == "file":
+            existed = self.path.is_dir()
+            self._mkdir(self.path)
+            return not existed
+        with self._translate("", missing_ok=True) as state:
+            self.s3.head_bucket(Bucket=self.bucket)
+        if not state.missing:
+            return False
+        with self._translate(""):
+            self.s3.create_bucket(Bucket=self.bucket)
+        return True
+
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under a prefix (used to clean up an unpublished attempt)."""
         if self.scheme == "file":

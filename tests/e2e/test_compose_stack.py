@@ -1,0 +1,237 @@
+"""`make e2e`: the compose stack built and run on this machine, driven like a user would.
+
+Airflow's REST API triggers data_treatment_dag; the Asset it emits schedules train_pipeline_dag;
+MLflow must then hold a @champion and the API must answer a real listing with it. Finally the
+pod the DAG factory renders for the training steps is replayed on Docker against the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from pod_replay import docker_run_args, render_step_pods
+from stack import ROOT, Stack, http_json, log, start_stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+AIRFLOW = "http://127.0.0.1:8080"
+MLFLOW = "http://127.0.0.1:5000"
+API = "http://127.0.0.1:8000"
+MODEL = "airbnb-occupancy-classifier"
+RESULTS = ROOT / "benchmarks" / "results" / "e2e.json"
+
+
+@pytest.fixture(scope="module")
+def stack(request, tmp_path_factory) -> Stack:
+    started = time.monotonic()
+    running = start_stack(tmp_path_factory.mktemp("e2e"), rows=10_000)
+    try:
+        yield running
+    finally:
+        failed = running.failed_services()
+        if failed or request.session.testsfailed:
+            log(f"failed services: {failed or 'none'}; their logs follow")
+            running.logs(tuple(failed) if failed else running_services())
+        running.down()
+        running.timings["total_s"] = time.monotonic() - started
+        _record(running)
+
+
+def running_services() -> tuple[str, ...]:
+    from stack import SERVICES_WITH_LOGS
+
+    return SERVICES_WITH_LOGS
+
+
+def _record(stack: Stack) -> None:
+    sizes = subprocess.run(
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    ).stdout.split("\n")
+    images = dict(line.split(" ", 1) for line in sizes if line.startswith("occupancy-"))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d"),
+                "offline": stack.offline,
+                "seconds": {k: round(v) for k, v in stack.timings.items()},
+                "images": images,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def token(stack: Stack) -> dict[str, str]:
+    def login() -> str | None:
+        status, body = http_json(
+            f"{AIRFLOW}/auth/token",
+            method="POST",
+            body={"username": "airflow", "password": stack.secrets["AIRFLOW_ADMIN_PASSWORD"]},
+        )
+        return body["access_token"] if status in (200, 201) else None
+
+    access = wait_for("the Airflow API server to accept the login", login, 600, 3)
+    return {"Authorization": f"Bearer {access}"}
+
+
+def _dag_run(dag_id: str, run_id: str, token: dict[str, str]) -> str | None:
+    status, body = http_json(f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=token)
+    return body.get("state") if status == 200 else None
+
+
+def _finished(dag_id: str, run_id: str, token: dict[str, str]) -> str | None:
+    state = _dag_run(dag_id, run_id, token)
+    return state if state in ("success", "failed") else None
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack: Stack, token: dict[str, str]) -> dict[str, Any]:
+    started = time.monotonic()
+    for dag_id in ("data_treatment_dag", "train_pipeline_dag"):
+        wait_for(
+            f"{dag_id} to be parsed",
+            lambda d=dag_id: http_json(f"{AIRFLOW}/api/v2/dags/{d}", headers=token)[0] == 200,
+            300,
+            3,
+        )
+    status, run = http_json(
+        f"{AIRFLOW}/api/v2/dags/data_treatment_dag/dagRuns",
+        method="POST",
+        body={"logical_date": None, "conf": {}},
+        headers=token,
+    )
+    assert status == 200, run
+    treatment_id = run["dag_run_id"]
+    log(f"triggered data_treatment_dag run {treatment_id}")
+    state = wait_for(
+        "data_treatment_dag to finish",
+        lambda: _finished("data_treatment_dag", treatment_id, token),
+        900,
+        5,
+    )
+    assert state == "success", f"data_treatment_dag run {treatment_id} ended {state}"
+
+    def training_run() -> str | None:
+        status, body = http_json(
+            f"{AIRFLOW}/api/v2/dags/train_pipeline_dag/dagRuns?order_by=-start_date", headers=token
+        )
+        runs = body.get("dag_runs", []) if status == 200 else []
+        return runs[0]["dag_run_id"] if runs else None
+
+    training_id = wait_for("the Asset to schedule train_pipeline_dag", training_run, 300, 5)
+    log(f"train_pipeline_dag run {training_id} scheduled by the Asset")
+    state = wait_for(
+        "train_pipeline_dag to finish",
+        lambda: _finished("train_pipeline_dag", training_id, token),
+        1500,
+        5,
+    )
+    assert state == "success", f"train_pipeline_dag run {training_id} ended {state}"
+    stack.timings["pipeline_s"] = time.monotonic() - started
+    return {"treatment": treatment_id, "training": training_id}
+
+
+def test_rest_triggered_pipeline_ends_with_a_champion(pipeline) -> None:
+    status, body = http_json(
+        f"{MLFLOW}/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias=champion"
+    )
+    assert status == 200, body
+    version = body["model_version"]
+    tags = {t["key"]: t["value"] for t in version.get("tags", [])}
+    # The pipeline run id travelled from the treatment run through the Asset event into MLflow.
+    assert tags["occupancy.run_id"] == pipeline["treatment"]
+    assert float(tags["test_f1_macro"]) > 0.25
+
+
+def test_the_api_answers_a_real_listing_with_the_champion(pipeline, real_data_dir) -> None:
+    wait_for(
+        "the API to load the champion", lambda: http_json(f"{API}/health/ready")[0] == 200, 180, 3
+    )
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz",
+        dtype=str,
+        keep_default_na=False,
+        nrows=1,
+    )
+    listing = {k: v for k, v in raw.iloc[0].to_dict().items() if v != ""}
+    status, body = http_json(f"{API}/predict", method="POST", body={"listings": [listing]})
+    assert status == 200, body
+    assert body["model"]["name"] == MODEL
+    (prediction,) = body["predictions"]
+    assert prediction["id"] == listing["id"]
+    assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
+    assert abs(sum(prediction["probabilities"].values()) - 1.0) < 1e-6
+
+
+def test_rendered_step_pods_replay_on_docker_against_the_stack(stack: Stack, pipeline) -> None:
+    """ingest, treat and one training pod of a new run, exactly as KubernetesPodOperator renders them."""
+    kube_env = {
+        "OCCUPANCY_STEP_RUNNER": "kubernetes",
+        "OCCUPANCY_STEP_IMAGE": "occupancy-app:dev",
+        "OCCUPANCY_STEP_CONFIGMAP": "occupancy-step-env",
+        "OCCUPANCY_STEP_SECRET": "occupancy-step-secrets",
+        "OCCUPANCY_MODEL_FAMILIES": "logreg",
+    }
+    # What the chart's step ConfigMap and Secret hold, with the compose stack's values.
+    configmaps = {
+        "occupancy-step-env": {
+            "OCCUPANCY_LAKE_URI": "s3://occupancy-lake",
+            "OCCUPANCY_RAW_URI": "s3://occupancy-lake/raw/listings_big.csv",
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+            "AWS_ENDPOINT_URL": "http://minio:9000",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    }
+    secrets = {
+        "occupancy-step-secrets": {
+            "AWS_ACCESS_KEY_ID": stack.secrets["MINIO_ROOT_USER"],
+            "AWS_SECRET_ACCESS_KEY": stack.secrets["MINIO_ROOT_PASSWORD"],
+        }
+    }
+    run_id = "pod-replay-1"
+    steps = [
+        ("data_treatment_dag", "ingest", ["step", "ingest", "--run-id", run_id, "--raw", ""]),
+        ("data_treatment_dag", "treat", ["step", "treat", "--run-id", run_id]),
+        ("train_pipeline_dag", "train", ["step", "train", "--run-id", run_id, "--model", "logreg"]),
+    ]
+    for dag_id, task_id, arguments in steps:
+        (pod,) = render_step_pods(dag_id, task_id, kube_env)
+        command = docker_run_args(
+            pod, network=stack.network, configmaps=configmaps, secrets=secrets, arguments=arguments
+        )
+        # Values stay out of the log (the Secret holds credentials); names show what was set.
+        shown = [
+            c.split("=", 1)[0] + "=…" if "=" in c and not c.startswith("type=") else c
+            for c in command
+        ]
+        log(f"replaying the {task_id} pod: {' '.join(shown)}")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        assert done.returncode == 0, (
+            f"{task_id} pod failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+        assert summary["step"] == task_id and summary["run_id"] == run_id
+    assert summary["family"] == "logreg" and summary["val_f1_macro"] > 0.2
+
+
+def test_the_env_file_held_only_generated_secrets(stack: Stack) -> None:
+    example = (ROOT / ".env.example").read_text()
+    for name, value in stack.secrets.items():
+        if name != "SEED_SYNTHETIC_ROWS":
+            assert value not in example, name
+    assert os.stat(stack.env_file).st_mode & 0o077 == 0
+    assert isinstance(stack.env_file, Path)

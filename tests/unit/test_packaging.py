@@ -1,0 +1,121 @@
+"""Static checks of the images and the compose files (the running stack is `make e2e`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DOCKERFILES = sorted(ROOT.glob("images/**/Dockerfile"))
+PRODUCT_IMAGES = ("app", "airflow", "mlflow")
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.offline.yml")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|ACCESS_KEY")
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_image_is_built_from_a_dockerfile_we_check() -> None:
+    names = {path.parent.name for path in DOCKERFILES}
+    assert set(PRODUCT_IMAGES) <= names
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfiles_are_hadolint_clean(dockerfile: Path) -> None:
+    done = subprocess.run(
+        [str(BIN / "hadolint"), "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, ""), done.stdout
+
+
+@pytest.mark.parametrize("name", PRODUCT_IMAGES)
+def test_product_images_take_a_base_image_and_run_as_a_numeric_non_root_user(name: str) -> None:
+    text = (ROOT / "images" / name / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text
+    users = re.findall(r"^USER (\S+)$", text, flags=re.MULTILINE)
+    assert users, "no USER"
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and gid.isdigit() and int(uid) > 0 and int(gid) > 0
+    assert "uv==0.13.8" in text  # the same uv as the Makefile, reading the same uv.lock
+    assert "--frozen" in text
+
+
+def test_no_secret_is_baked_into_an_image() -> None:
+    for dockerfile in DOCKERFILES:
+        for line in dockerfile.read_text().splitlines():
+            if line.startswith(("ENV ", "ARG ")):
+                assert not SECRET_NAME.search(line), f"{dockerfile}: {line}"
+
+
+def test_the_build_context_leaves_local_state_and_secrets_out() -> None:
+    rules = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
+    rules = [line for line in rules if not line.startswith("#")]
+    assert rules[0] == "*"  # deny everything, then allow what the images need
+    allowed = {line[1:].rstrip("/") for line in rules if line.startswith("!")}
+    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src", "dags", "images"}
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_compose_files_pass_the_compose_spec_schema(name: str) -> None:
+    done = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_publishes_the_kubernetes_ports() -> None:
+    services = _compose()["services"]
+    published = {
+        service: sorted(int(p.split(":")[0]) for p in spec.get("ports", []))
+        for service, spec in services.items()
+        if spec.get("ports")
+    }
+    assert published == {
+        "postgres": [5432],
+        "minio": [9000, 9001],
+        "mlflow": [5000],
+        "airflow-apiserver": [8080],
+        "api": [8000],
+    }
+
+
+def test_compose_takes_every_secret_from_the_env_file() -> None:
+    compose = _compose()
+    blocks = [compose.get("x-s3-env", {}), compose["x-airflow"]["environment"]]
+    blocks += [spec.get("environment", {}) for spec in compose["services"].values()]
+    for block in blocks:
+        for name, value in block.items():
+            if (
+                SECRET_NAME.search(name)
+                and name != "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+            ):
+                assert str(value).startswith("${"), f"{name} is not read from .env"
+    example = (ROOT / ".env.example").read_text()
+    assert "development only" in example.lower() or "development-only" in example.lower()
+
+
+def test_compose_waits_for_what_each_service_needs() -> None:
+    services = _compose()["services"]
+    assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["mlflow"]["depends_on"]["seed"]["condition"] == "service_completed_successfully"
+    assert services["seed"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["api"]["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    for name in ("postgres", "minio", "airflow-apiserver", "api"):
+        assert "healthcheck" in services[name], name
+    assert "/health/ready" in " ".join(services["api"]["healthcheck"]["test"])
