@@ -12,7 +12,7 @@ ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo test unit integration e2e lint format bench clean
+.PHONY: help venv demo test unit integration e2e chart-test lint format bench clean kind-up images kind-load deploy port-forward kind-down
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -30,13 +30,49 @@ demo: $(STAMP) ## Run the whole pipeline locally on embedded defaults (ARGS="--r
 	$(VENV)/bin/occupancy demo $(ARGS)
 
 test: $(STAMP) ## Unit and integration tests (starts PostgreSQL, S3 and MLflow servers itself)
-	$(VENV)/bin/pytest tests/unit tests/dags tests/integration $(ARGS)
+	$(VENV)/bin/pytest tests/unit tests/dags tests/charts tests/integration $(ARGS)
 
 unit: $(STAMP) ## Unit and DAG tests only (fast, no servers)
 	$(VENV)/bin/pytest tests/unit tests/dags $(ARGS)
 
 e2e: $(STAMP) ## Build the images, run the compose stack, drive it end to end, tear it down (needs Docker)
 	$(VENV)/bin/pytest tests/e2e -s -p no:cacheprovider $(ARGS)
+
+chart-test: $(STAMP) ## helm lint, render, Kubernetes 1.33 schema, pod policy, network flows, checkov
+	$(VENV)/bin/pytest tests/charts $(ARGS)
+
+# -- Kubernetes on kind (needs docker, kind, kubectl; helm comes from .tools/ via make chart-test) --
+CLUSTER ?= occupancy
+NAMESPACE ?= occupancy
+TAG ?= $(shell git rev-parse --short HEAD)
+HELM ?= .tools/helm/helm
+
+kind-up: ## Create the kind cluster (k8s/kind-cluster.yaml)
+	kind create cluster --config k8s/kind-cluster.yaml --name $(CLUSTER)
+
+images: ## Build the three images tagged $(TAG)
+	docker build -f images/app/Dockerfile --target api -t occupancy-app:$(TAG) .
+	docker build -f images/airflow/Dockerfile -t occupancy-airflow:$(TAG) .
+	docker build -f images/mlflow/Dockerfile -t occupancy-mlflow:$(TAG) .
+
+kind-load: images ## Load the images into the kind nodes (no registry needed)
+	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
+
+deploy: kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images
+	for chart in postgres minio mlflow airflow api occupancy; do $(HELM) dependency build charts/$$chart; done
+	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) --create-namespace \
+	  --set mlflow.image.tag=$(TAG) --set airflow.image.tag=$(TAG) \
+	  --set airflow.steps.image.tag=$(TAG) --set api.image.tag=$(TAG) --wait --timeout 15m
+
+port-forward: ## Forward Airflow 8080, MLflow 5000, API 8000, MinIO console 9001 (Ctrl-C stops)
+	kubectl -n $(NAMESPACE) port-forward svc/occupancy-airflow-api-server 8080:8080 & \
+	kubectl -n $(NAMESPACE) port-forward svc/occupancy-mlflow 5000:5000 & \
+	kubectl -n $(NAMESPACE) port-forward svc/occupancy-api 8000:8000 & \
+	kubectl -n $(NAMESPACE) port-forward svc/occupancy-minio 9001:9001 & \
+	wait
+
+kind-down: ## Delete the kind cluster
+	kind delete cluster --name $(CLUSTER)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check src dags tests benchmarks

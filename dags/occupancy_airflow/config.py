@@ -9,6 +9,7 @@
 | OCCUPANCY_STEP_CONFIGMAP | occupancy-step-env | ConfigMap whose keys become the pods' env |
 | OCCUPANCY_STEP_SECRET | occupancy-step-secrets | Secret whose keys become the pods' env |
 | OCCUPANCY_STEP_SERVICE_ACCOUNT | (none) | service account of the step pods |
+| OCCUPANCY_STEP_POD_LABELS | (none) | extra pod labels, `k=v,k=v` (what NetworkPolicies admit) |
 | OCCUPANCY_STEP_RETRIES | 2 | retries of a failed step (with exponential delay) |
 | OCCUPANCY_LOCAL_STEP_BIN | `occupancy` on PATH | the executable the local runner starts |
 | OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
@@ -53,6 +54,7 @@ class StepConfig:
     configmap: str
     secret: str
     service_account: str | None
+    pod_labels: dict[str, str]
     retries: int
     local_bin: str
     families: tuple[str, ...]
@@ -76,6 +78,10 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         raise ValueError(
             f"OCCUPANCY_MODEL_FAMILIES holds unknown families {unknown}: use some of {DEFAULT_FAMILIES}"
         )
+    labels = env.get("OCCUPANCY_STEP_POD_LABELS", "").strip()
+    pairs = [item.split("=", 1) for item in labels.split(",") if item.strip()] if labels else []
+    if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+        raise ValueError(f"OCCUPANCY_STEP_POD_LABELS must be key=value,key=value; got {labels!r}")
     return StepConfig(
         runner=runner,
         image=env.get("OCCUPANCY_STEP_IMAGE", "occupancy-app:latest"),
@@ -84,6 +90,7 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         configmap=env.get("OCCUPANCY_STEP_CONFIGMAP", "occupancy-step-env"),
         secret=env.get("OCCUPANCY_STEP_SECRET", "occupancy-step-secrets"),
         service_account=env.get("OCCUPANCY_STEP_SERVICE_ACCOUNT") or None,
+        pod_labels={key.strip(): value.strip() for key, value in pairs},
         retries=int(retries),
         local_bin=env.get("OCCUPANCY_LOCAL_STEP_BIN", "occupancy"),
         families=families,

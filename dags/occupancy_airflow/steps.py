@@ -44,6 +44,7 @@ def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[
         "cmds": CMDS,
         "namespace": config.namespace,
         "labels": {
+            **config.pod_labels,
             "app.kubernetes.io/name": "occupancy-step",
             "app.kubernetes.io/component": name,
             "app.kubernetes.io/part-of": PART_OF,

@@ -6,9 +6,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from pod_policy import restricted_violations
 
 from occupancy.training.models import FAMILIES
+from pod_policy import restricted_violations
 
 KUBERNETES = {
     "OCCUPANCY_STEP_RUNNER": "kubernetes",
@@ -16,6 +16,7 @@ KUBERNETES = {
     "OCCUPANCY_STEP_CONFIGMAP": "release-step-env",
     "OCCUPANCY_STEP_SECRET": "release-step-secrets",
     "OCCUPANCY_STEP_SERVICE_ACCOUNT": "release-steps",
+    "OCCUPANCY_STEP_POD_LABELS": "app.kubernetes.io/instance=release,occupancy.io/s3-client=true",
 }
 STEP_TASKS = {
     ("data_treatment_dag", "ingest"): ["step", "ingest"],
@@ -95,7 +96,10 @@ def test_step_pods_run_the_configured_image_command_and_environment(pods) -> Non
         ]
         assert spec["serviceAccountName"] == "release-steps"
         assert spec["restartPolicy"] == "Never"
-        assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "occupancy"
+        labels = pod["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "occupancy"
+        assert labels["app.kubernetes.io/instance"] == "release"  # what NetworkPolicies admit
+        assert labels["occupancy.io/s3-client"] == "true"
         assert len(spec["containers"]) == 1  # no XCom sidecar
 
 

@@ -1,0 +1,137 @@
+{{/*
+airflow.secretName: the Secret with Airflow's keys and login (existing or created by this chart).
+*/}}
+{{- define "airflow.secretName" -}}
+{{- default (include "common.fullname" .) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+airflow.stepConfigMap: the ConfigMap every step pod takes its environment from.
+*/}}
+{{- define "airflow.stepConfigMap" -}}
+{{- printf "%s-step-env" (include "common.fullname" .) -}}
+{{- end -}}
+
+{{/*
+airflow.env: the environment every Airflow component shares. Airflow 3 requires the same JWT and
+API secret keys on every component; the database password enters the connection URI through
+Kubernetes' $(VAR) expansion, never through values.
+*/}}
+{{- define "airflow.env" -}}
+{{- $secret := include "airflow.secretName" . -}}
+- name: AIRFLOW_DB_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ tpl .Values.database.passwordSecret . }}, key: {{ .Values.database.passwordKey }}}}
+- name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  value: {{ printf "postgresql+psycopg2://%s:$(AIRFLOW_DB_PASSWORD)@%s:%v/%s" .Values.database.user (tpl .Values.database.host .) .Values.database.port .Values.database.name | quote }}
+- name: AIRFLOW__CORE__FERNET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: fernet-key}}
+- name: AIRFLOW__API_AUTH__JWT_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: jwt-secret}}
+- name: AIRFLOW__API__SECRET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-secret-key}}
+- name: AIRFLOW__CORE__EXECUTOR
+  value: LocalExecutor
+- name: AIRFLOW__CORE__EXECUTION_API_SERVER_URL
+  value: {{ printf "http://%s-api-server:8080/execution/" (include "common.fullname" .) | quote }}
+- name: AIRFLOW__CORE__AUTH_MANAGER
+  value: airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
+  value: {{ printf "%s:admin" .Values.auth.adminUser | quote }}
+- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
+  value: /opt/airflow-auth/passwords.json
+- name: AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION
+  value: "False"
+- name: AIRFLOW__LOGGING__BASE_LOG_FOLDER
+  value: /tmp/airflow-logs
+- name: OCCUPANCY_STEP_RUNNER
+  value: kubernetes
+- name: OCCUPANCY_STEP_IMAGE
+  value: {{ include "common.image" .Values.steps.image | quote }}
+- name: OCCUPANCY_STEP_IMAGE_PULL_POLICY
+  value: {{ .Values.steps.image.pullPolicy | quote }}
+- name: OCCUPANCY_STEP_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: OCCUPANCY_STEP_CONFIGMAP
+  value: {{ include "airflow.stepConfigMap" . | quote }}
+- name: OCCUPANCY_STEP_SECRET
+  value: {{ tpl .Values.steps.secret . | quote }}
+- name: OCCUPANCY_STEP_SERVICE_ACCOUNT
+  value: {{ printf "%s-steps" (include "common.fullname" .) | quote }}
+- name: OCCUPANCY_STEP_POD_LABELS
+  value: {{ printf "app.kubernetes.io/instance=%s,occupancy.io/s3-client=true,occupancy.io/mlflow-client=true" .Release.Name | quote }}
+- name: OCCUPANCY_STEP_RETRIES
+  value: {{ .Values.steps.retries | quote }}
+- name: OCCUPANCY_MODEL_FAMILIES
+  value: {{ join "," .Values.steps.families | quote }}
+- name: HOME
+  value: /tmp
+{{- end -}}
+
+{{/*
+airflow.podLabels: component labels plus the database-client label the PostgreSQL policy admits.
+Pass (dict "ctx" . "component" NAME).
+*/}}
+{{- define "airflow.podLabels" -}}
+{{ include "common.labels" . }}
+occupancy.io/postgres-client: "true"
+{{- end -}}
+
+{{/*
+airflow.pod: the pod spec of one long-running component. Pass (dict "ctx" . "component" NAME
+"args" LIST "resources" MAP "serviceAccount" NAME-or-"" "ports" LIST-or-nil "probe" PROBE-or-nil).
+Every component waits for the schema (the migration hook Job) before it starts.
+*/}}
+{{- define "airflow.pod" -}}
+{{- $ctx := .ctx -}}
+{{- if .serviceAccount }}
+serviceAccountName: {{ .serviceAccount }}
+automountServiceAccountToken: true
+{{- else }}
+automountServiceAccountToken: false
+{{- end }}
+securityContext:
+  {{- include "common.podSecurityContext" $ctx.Values.uid | nindent 2 }}
+initContainers:
+  - name: wait-for-migrations
+    image: {{ include "common.image" $ctx.Values.image }}
+    imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+    args: ["airflow", "db", "check-migrations", "--migration-wait-timeout", "600"]
+    env:
+      {{- include "airflow.env" $ctx | nindent 6 }}
+    resources:
+      requests: {cpu: 50m, memory: 256Mi}
+      limits: {cpu: 500m, memory: 512Mi}
+    securityContext:
+      {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
+    volumeMounts:
+      - {name: tmp, mountPath: /tmp}
+containers:
+  - name: {{ .component }}
+    image: {{ include "common.image" $ctx.Values.image }}
+    imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+    args: {{ toJson .args }}
+    env:
+      {{- include "airflow.env" $ctx | nindent 6 }}
+    {{- with .ports }}
+    ports:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .probe }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
+    volumeMounts:
+      - {name: tmp, mountPath: /tmp}
+      - {name: auth, mountPath: /opt/airflow-auth, readOnly: true}
+volumes:
+  - name: tmp
+    emptyDir: {sizeLimit: 2Gi}
+  - name: auth
+    secret:
+      secretName: {{ include "airflow.secretName" $ctx }}
+      items: [{key: passwords.json, path: passwords.json}]
+      defaultMode: 0440
+{{- end -}}

@@ -1,0 +1,234 @@
+"""The Helm charts, rendered: lint, Kubernetes 1.33 schema, restricted pods, labels, exact objects."""
+
+from __future__ import annotations
+
+import subprocess
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import ALL_SCENARIOS, CHARTS, CHARTS_DIR, pod_specs, scenario_id
+from pod_policy import restricted_violations
+
+IDS = [scenario_id(c, s) for c, s in ALL_SCENARIOS]
+STANDARD_LABELS = (
+    "helm.sh/chart",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/component",
+)
+
+POSTGRES = {"ConfigMap/occ-postgres-init", "Service/occ-postgres", "StatefulSet/occ-postgres"}
+MINIO = {"Job/occ-minio-buckets", "Service/occ-minio", "StatefulSet/occ-minio"}
+MLFLOW = {
+    "Deployment/occ-mlflow",
+    "Job/occ-mlflow-migrate",
+    "Service/occ-mlflow",
+    "NetworkPolicy/occ-mlflow",
+}
+AIRFLOW = {
+    "ConfigMap/occ-airflow-step-env",
+    *(
+        f"Deployment/occ-airflow-{c}"
+        for c in ("api-server", "dag-processor", "scheduler", "triggerer")
+    ),
+    "Job/occ-airflow-migrate-1",
+    "Role/occ-airflow-pod-launcher",
+    "RoleBinding/occ-airflow-pod-launcher",
+    "Service/occ-airflow-api-server",
+    "Service/occ-airflow-scheduler",
+    "ServiceAccount/occ-airflow-scheduler",
+    "ServiceAccount/occ-airflow-steps",
+}
+API = {"Deployment/occ-api", "PodDisruptionBudget/occ-api", "Service/occ-api"}
+POLICIES = {
+    "postgres": {"NetworkPolicy/occ-postgres"},
+    "minio": {"NetworkPolicy/occ-minio", "NetworkPolicy/occ-minio-buckets"},
+    "airflow": {"NetworkPolicy/occ-airflow", "NetworkPolicy/occ-airflow-steps"},
+    "api": {"NetworkPolicy/occ-api"},
+}
+GENERATED = {
+    "postgres": {"Secret/occ-postgres"},
+    "minio": {"Secret/occ-minio-credentials"},
+    "airflow": {"Secret/occ-airflow"},
+    "api": {"Secret/occ-api"},
+}
+ALL_DEFAULT = (
+    POSTGRES
+    | MINIO
+    | MLFLOW
+    | AIRFLOW
+    | API
+    | {"HorizontalPodAutoscaler/occ-api"}
+    | set().union(*POLICIES.values())
+    | set().union(*GENERATED.values())
+)
+EXPECTED = {
+    "postgres:default": POSTGRES | POLICIES["postgres"] | GENERATED["postgres"],
+    "postgres:custom-values": POSTGRES,  # existing Secret, policies off
+    "minio:default": MINIO | POLICIES["minio"] | GENERATED["minio"],
+    "minio:custom-values": MINIO,
+    "mlflow:default": MLFLOW,  # it creates no Secret: it reads the database's and the store's
+    "mlflow:external-services-values": MLFLOW,
+    "airflow:default": AIRFLOW | POLICIES["airflow"] | GENERATED["airflow"],
+    "airflow:custom-values": AIRFLOW,
+    "api:default": API | POLICIES["api"] | GENERATED["api"] | {"HorizontalPodAutoscaler/occ-api"},
+    "api:fixed-replicas-values": API | POLICIES["api"],
+    "occupancy:default": ALL_DEFAULT | {"NetworkPolicy/occ-default-deny"},
+    "occupancy:no-network-policies-values": ALL_DEFAULT
+    - {"NetworkPolicy/occ-mlflow"}
+    - set().union(*POLICIES.values()),
+    "occupancy:tagged-images-values": (ALL_DEFAULT | {"NetworkPolicy/occ-default-deny"})
+    - {"HorizontalPodAutoscaler/occ-api"},
+}
+
+
+def test_every_scenario_has_an_expected_object_set() -> None:
+    assert set(IDS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
+def test_helm_lint_strict(helm, chart, scenario) -> None:
+    command = [helm, "lint", "--strict", str(CHARTS_DIR / chart)]
+    if scenario is not None:
+        command += ["-f", str(scenario)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
+def test_renders_exactly_the_expected_objects(render, chart, scenario) -> None:
+    objects = render.objects(chart, scenario)
+    names = {f"{o['kind']}/{o['metadata']['name']}" for o in objects}
+    assert names == EXPECTED[scenario_id(chart, scenario)]
+    assert len(names) == len(objects), "two objects share a kind and name"
+
+
+@pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
+def test_every_object_is_valid_kubernetes_1_33(render, chart, scenario) -> None:
+    for obj in render.objects(chart, scenario):
+        kubernetes_validate.validate(obj, desired_version="1.33", strict=True)
+
+
+@pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
+def test_every_object_carries_the_standard_labels(render, chart, scenario) -> None:
+    for obj in render.objects(chart, scenario):
+        labels = obj["metadata"].get("labels") or {}
+        missing = [label for label in STANDARD_LABELS if label not in labels]
+        assert not missing, f"{obj['kind']}/{obj['metadata']['name']} lacks {missing}"
+        assert labels["app.kubernetes.io/instance"] == "occ"
+        assert obj["metadata"]["namespace"] == "occupancy"
+
+
+@pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
+def test_every_pod_is_restricted_sized_and_pinned(render, chart, scenario) -> None:
+    for name, spec in pod_specs(render.objects(chart, scenario)):
+        assert restricted_violations(spec) == [], name
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            image = container["image"]
+            assert ":" in image and not image.endswith(":latest"), f"{name}: {image}"
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        if not name.startswith("Job/"):
+            for container in spec["containers"]:
+                assert "livenessProbe" in container and "readinessProbe" in container, name
+        if spec.get("automountServiceAccountToken") is not False:
+            assert name == "Deployment/occ-airflow-scheduler", f"{name} mounts a token"
+
+
+def test_selectors_use_only_stable_labels(render) -> None:
+    for obj in render.objects("occupancy"):
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        labels = selector.get("matchLabels", selector if obj["kind"] == "Service" else {})
+        assert set(labels) <= {
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/component",
+        }, obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("chart", "typo", "named"),
+    [
+        ("postgres", "persistance.size=1Gi", "persistance"),
+        ("minio", "image.tagg=x", "tagg"),
+        ("mlflow", "replicass=2", "replicass"),
+        ("airflow", "steps.familes={hgb}", "familes"),
+        ("api", "autoscaling.maxReplica=3", "maxReplica"),
+        ("occupancy", "networkPolicy.defaultDenyy=false", "defaultDenyy"),
+        ("occupancy", "api.podDisruptionBudget.maxUnavailable=1", "maxUnavailable"),
+    ],
+)
+def test_a_misspelled_value_is_rejected_with_its_name(render, chart, typo, named) -> None:
+    done = render.run(chart, sets=(typo,))
+    assert done.returncode != 0
+    assert f"'{named}' not allowed" in done.stderr, done.stderr
+
+
+def test_bad_values_are_reported_together(render) -> None:
+    done = render.run(
+        "api", sets=("autoscaling.minReplicas=9", "podDisruptionBudget.minAvailable=20")
+    )
+    assert done.returncode != 0
+    assert "autoscaling.minReplicas (9) is above autoscaling.maxReplicas (5)" in done.stderr
+    assert "podDisruptionBudget.minAvailable (20) must be below the replica count" in done.stderr
+
+
+def test_no_password_lives_in_values_and_secrets_are_generated(render) -> None:
+    def secret_keys(node: object, path: str = "") -> list[str]:
+        """Keys that would hold a secret value (names of Secrets and their keys are fine)."""
+        if not isinstance(node, dict):
+            return []
+        found = []
+        for key, value in node.items():
+            name = key.lower()
+            if any(w in name for w in ("password", "token", "fernet")) and not name.endswith(
+                ("secret", "key")
+            ):
+                found.append(f"{path}{key}")
+            found += secret_keys(value, f"{path}{key}.")
+        return found
+
+    for chart in CHARTS:
+        values = yaml.safe_load((CHARTS_DIR / chart / "values.yaml").read_text())
+        assert secret_keys(values) == [], chart
+    first = {o["metadata"]["name"]: o for o in render.objects("occupancy") if o["kind"] == "Secret"}
+    again = render.run("occupancy").stdout
+    for name, secret in first.items():
+        for value in secret["stringData"].values():
+            assert len(value) >= 16, name
+            assert value not in again, f"{name}: the same value twice means it is not random"
+    fernet = first["occ-airflow"]["stringData"]["fernet-key"]
+    import base64
+
+    assert len(base64.urlsafe_b64decode(fernet)) == 32
+
+
+def test_images_are_wired_from_values(render) -> None:
+    from conftest import scenarios
+
+    tagged = next(s for s in scenarios("occupancy") if s is not None and "tagged" in s.stem)
+    objects = render.objects("occupancy", tagged)
+    images = {
+        c["image"]
+        for _, spec in pod_specs(objects)
+        for c in [*spec.get("initContainers", []), *spec["containers"]]
+    }
+    assert {
+        "registry.example/occupancy-mlflow:abc123",
+        "registry.example/occupancy-airflow:abc123",
+        "registry.example/occupancy-app:abc123",
+    } <= images
+    scheduler = next(
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "occ-airflow-scheduler"
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["OCCUPANCY_STEP_IMAGE"] == "registry.example/occupancy-app:abc123"
