@@ -58,11 +58,15 @@ images: ## Build the three images tagged $(TAG)
 kind-load: images ## Load the images into the kind nodes (no registry needed)
 	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
 
-deploy: kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images
+# Not `helm --wait`: the API is ready only once a champion exists, which needs a pipeline run.
+deploy: kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images, wait for Airflow and MLflow
 	for chart in postgres minio mlflow airflow api occupancy; do $(HELM) dependency build charts/$$chart; done
 	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) --create-namespace \
 	  --set mlflow.image.tag=$(TAG) --set airflow.image.tag=$(TAG) \
-	  --set airflow.steps.image.tag=$(TAG) --set api.image.tag=$(TAG) --wait --timeout 15m
+	  --set airflow.steps.image.tag=$(TAG) --set api.image.tag=$(TAG)
+	for workload in statefulset/occupancy-postgres statefulset/occupancy-minio deployment/occupancy-mlflow \
+	  deployment/occupancy-airflow-api-server deployment/occupancy-airflow-scheduler; do \
+	  kubectl -n $(NAMESPACE) rollout status $$workload --timeout 15m || exit 1; done
 
 port-forward: ## Forward Airflow 8080, MLflow 5000, API 8000, MinIO console 9001 (Ctrl-C stops)
 	kubectl -n $(NAMESPACE) port-forward svc/occupancy-airflow-api-server 8080:8080 & \

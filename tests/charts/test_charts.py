@@ -7,8 +7,8 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
+from chart_support import ALL_SCENARIOS, CHARTS, CHARTS_DIR, pod_specs, scenario_id
 
-from conftest import ALL_SCENARIOS, CHARTS, CHARTS_DIR, pod_specs, scenario_id
 from pod_policy import restricted_violations
 
 IDS = [scenario_id(c, s) for c, s in ALL_SCENARIOS]
@@ -208,7 +208,7 @@ def test_no_password_lives_in_values_and_secrets_are_generated(render) -> None:
 
 
 def test_images_are_wired_from_values(render) -> None:
-    from conftest import scenarios
+    from chart_support import scenarios
 
     tagged = next(s for s in scenarios("occupancy") if s is not None and "tagged" in s.stem)
     objects = render.objects("occupancy", tagged)
