@@ -235,3 +235,95 @@ def test_the_env_file_held_only_generated_secrets(stack: Stack) -> None:
             assert value not in example, name
     assert os.stat(stack.env_file).st_mode & 0o077 == 0
     assert isinstance(stack.env_file, Path)
+
+
+RESTRICTED = [
+    "--read-only",
+    "--tmpfs",
+    "/tmp:mode=1777",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+]
+
+
+def test_airflow_and_mlflow_images_run_as_the_charts_pods_do(stack: Stack) -> None:
+    """Read-only root, numeric user, no capabilities: what the Helm charts impose on these images."""
+    airflow = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            *RESTRICTED,
+            "--user",
+            "50000:50000",
+            "-e",
+            "AIRFLOW_HOME=/tmp/airflow-home",
+            "-e",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:////tmp/airflow.db",
+            "-e",
+            "OCCUPANCY_STEP_RUNNER=kubernetes",
+            "occupancy-airflow:dev",
+            "bash",
+            "-c",
+            "airflow db migrate >/dev/null && airflow dags reserialize >/dev/null "
+            "&& airflow dags list -o plain",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert airflow.returncode == 0, airflow.stderr[-2000:]
+    assert "data_treatment_dag" in airflow.stdout and "train_pipeline_dag" in airflow.stdout
+    name = "occupancy-e2e-ro-mlflow"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=60)
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            *RESTRICTED,
+            "--user",
+            "10002:10002",
+            "-e",
+            "HOME=/tmp",
+            "-e",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false",
+            "occupancy-mlflow:dev",
+            "mlflow",
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "5000",
+            "--backend-store-uri",
+            "sqlite:////tmp/mlflow.db",
+            "--default-artifact-root",
+            "/tmp/a",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    try:
+        probe = [
+            "docker",
+            "exec",
+            name,
+            "python3",
+            "-c",
+            "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health')",
+        ]
+        wait_for(
+            "MLflow on a read-only root to answer /health",
+            lambda: (
+                subprocess.run(probe, capture_output=True, check=False, timeout=30).returncode == 0
+            ),
+            120,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=60)

@@ -41,6 +41,9 @@ Kubernetes' $(VAR) expansion, never through values.
   value: /opt/airflow-auth/passwords.json
 - name: AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION
   value: "False"
+# The image's root filesystem is read-only here: Airflow writes airflow.cfg and logs under /tmp.
+- name: AIRFLOW_HOME
+  value: /tmp/airflow-home
 - name: AIRFLOW__LOGGING__BASE_LOG_FOLDER
   value: /tmp/airflow-logs
 - name: OCCUPANCY_STEP_RUNNER
