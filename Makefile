@@ -88,10 +88,11 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src dags tests benchmarks
 	$(VENV)/bin/ruff format src dags tests benchmarks
 
+# Results go to .occupancy/results/; `make bench RECORD=1` also updates benchmarks/results/.
 bench: $(STAMP) ## Pipeline (ingest + treat vs pyarrow parse) and API (vs mlflow models serve; needs wrk)
-	@status=0; \
-	$(VENV)/bin/python benchmarks/bench_pipeline.py || status=1; \
-	$(VENV)/bin/python benchmarks/bench_api.py || status=1; \
+	@status=0; record=$(if $(RECORD),--record,); \
+	$(VENV)/bin/python benchmarks/bench_pipeline.py $$record || status=1; \
+	$(VENV)/bin/python benchmarks/bench_api.py $$record || status=1; \
 	exit $$status
 
 clean: ## Remove local state (.occupancy/) and caches, keep .venv

@@ -23,8 +23,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import recording
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 VENV_BIN = Path(sys.executable).parent
 MIN_SPEEDUP = 20.0
 MAX_P50_MS = 5.0
@@ -117,6 +118,7 @@ def _post(url: str, payload: dict[str, Any]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per measurement")
+    recording.add_record_option(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -219,8 +221,8 @@ def main() -> int:
     ours, theirs = results["occupancy"], results["mlflow_models_serve"]
     speedup = ours["c16"]["rps"] / theirs["c16"]["rps"]
     results["speedup_c16"] = speedup
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(results, indent=2) + "\n")
+    for path in recording.write("api", results, record=args.record):
+        print(f"results: {path.relative_to(ROOT)}")
     print(f"\n{'server':<22}{'rps@16':>9}{'p50@1':>9}{'p99@1':>9}{'p50@16':>9}{'p99@16':>9}  (ms)")
     for name in ("occupancy", "mlflow_models_serve"):
         r = results[name]

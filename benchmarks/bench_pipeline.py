@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import recording
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 MAX_RATIO = 3.0
 MAX_PEAK_MB = 2048
 
@@ -74,6 +75,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeats", type=int, default=2, help="runs per contender; best is kept")
+    recording.add_record_option(parser)
     args = parser.parse_args()
 
     data = _dataset(args.rows, args.seed)
@@ -102,8 +104,8 @@ def main() -> int:
         "ratio_vs_plain_parse": round(ratio, 2),
         "targets": {"max_ratio": MAX_RATIO, "max_peak_mb": MAX_PEAK_MB},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
+    for path in recording.write("pipeline", report, record=args.record):
+        print(f"results: {path.relative_to(ROOT)}")
     print(f"\n{args.rows:,} rows, {size_mb:,.0f} MB of CSV (best of {args.repeats})")
     print(f"{'contender':<26}{'seconds':>9}{'rows/s':>12}{'peak MB':>9}")
     print(

@@ -8,17 +8,22 @@ from pathlib import Path
 
 import pytest
 
-# Real Inside Airbnb files live outside the repository; tests find them through this setting.
-DEFAULT_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Real Inside Airbnb files ship with the tests (tests/data/README.md: source, licence, use).
+DEFAULT_REAL_DATA = Path(__file__).resolve().parent / "data"
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    """Directory of the real files (OCCUPANCY_TEST_DATA_DIR, default ../shared/data)."""
-    path = Path(os.environ.get("OCCUPANCY_TEST_DATA_DIR", DEFAULT_REAL_DATA))
+    """Directory of the real files: tests/data, or OCCUPANCY_TEST_DATA_DIR when set."""
+    path = Path(os.environ.get("OCCUPANCY_TEST_DATA_DIR") or DEFAULT_REAL_DATA)
     if not path.is_dir():
-        pytest.fail(f"real test data not found at {path}: set OCCUPANCY_TEST_DATA_DIR")
+        where = (
+            "OCCUPANCY_TEST_DATA_DIR" if os.environ.get("OCCUPANCY_TEST_DATA_DIR") else "tests/data"
+        )
+        pytest.fail(
+            f"real test data not found at {path} ({where}): expected the Inside Airbnb files"
+        )
     return path
 
 

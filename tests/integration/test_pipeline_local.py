@@ -18,7 +18,7 @@ from occupancy.training.train import run_train
 
 pytestmark = pytest.mark.integration
 
-# Reference baselines from ../shared/data/README.md (host-grouped split, cold-start features).
+# Reference baselines from tests/data/README.md (host-grouped split, cold-start features).
 BASELINE_TEST_F1 = {"newark_2025-09-30": 0.48, "jersey-city_2025-09-25": 0.44}
 
 
