@@ -13,6 +13,15 @@ airflow.stepConfigMap: the ConfigMap every step pod takes its environment from.
 {{- end -}}
 
 {{/*
+airflow.passwordsFile: where the api-server's SimpleAuthManager reads the login. Airflow opens it
+read-write ("a+" when the app starts, "r+" at each login), so it lives on the writable /tmp
+emptyDir, copied there from the Secret (always a read-only volume) by an init container.
+*/}}
+{{- define "airflow.passwordsFile" -}}
+/tmp/airflow-auth/passwords.json
+{{- end -}}
+
+{{/*
 airflow.env: the environment every Airflow component shares. Airflow 3 requires the same JWT and
 API secret keys on every component; the database password enters the connection URI through
 Kubernetes' $(VAR) expansion, never through values.
@@ -38,7 +47,11 @@ Kubernetes' $(VAR) expansion, never through values.
 - name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
   value: {{ printf "%s:admin" .Values.auth.adminUser | quote }}
 - name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
-  value: /opt/airflow-auth/passwords.json
+  value: {{ include "airflow.passwordsFile" . }}
+# Task instances record this as their host, and the api-server fetches running logs from
+# http://<host>:8793: pods of a Deployment have no DNS name of their own, but an IP.
+- name: AIRFLOW__CORE__HOSTNAME_CALLABLE
+  value: airflow.utils.net.get_host_ip_address
 - name: AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION
   value: "False"
 # The image's root filesystem is read-only here: Airflow writes airflow.cfg and logs under /tmp.
@@ -81,8 +94,9 @@ occupancy.io/postgres-client: "true"
 
 {{/*
 airflow.pod: the pod spec of one long-running component. Pass (dict "ctx" . "component" NAME
-"args" LIST "resources" MAP "serviceAccount" NAME-or-"" "ports" LIST-or-nil "probe" PROBE-or-nil).
-Every component waits for the schema (the migration hook Job) before it starts.
+"args" LIST "resources" MAP "serviceAccount" NAME-or-"" "ports" LIST-or-nil "probe" PROBE-or-nil
+"login" BOOL). Every component waits for the schema (the migration hook Job) before it starts;
+only the one with "login" (the api-server, where users log in) gets the login Secret.
 */}}
 {{- define "airflow.pod" -}}
 {{- $ctx := .ctx -}}
@@ -95,6 +109,20 @@ automountServiceAccountToken: false
 securityContext:
   {{- include "common.podSecurityContext" $ctx.Values.uid | nindent 2 }}
 initContainers:
+  {{- if .login }}
+  - name: copy-login
+    image: {{ include "common.image" $ctx.Values.image }}
+    imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+    command: ["install", "-D", "-m", "0600", "/opt/airflow-auth/passwords.json", {{ include "airflow.passwordsFile" $ctx | quote }}]
+    resources:
+      requests: {cpu: 10m, memory: 16Mi}
+      limits: {cpu: 100m, memory: 64Mi}
+    securityContext:
+      {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
+    volumeMounts:
+      - {name: tmp, mountPath: /tmp}
+      - {name: auth, mountPath: /opt/airflow-auth, readOnly: true}
+  {{- end }}
   - name: wait-for-migrations
     image: {{ include "common.image" $ctx.Values.image }}
     imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
@@ -128,13 +156,14 @@ containers:
       {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
     volumeMounts:
       - {name: tmp, mountPath: /tmp}
-      - {name: auth, mountPath: /opt/airflow-auth, readOnly: true}
 volumes:
   - name: tmp
     emptyDir: {sizeLimit: 2Gi}
+  {{- if .login }}
   - name: auth
     secret:
       secretName: {{ include "airflow.secretName" $ctx }}
       items: [{key: passwords.json, path: passwords.json}]
       defaultMode: 0440
+  {{- end }}
 {{- end -}}
