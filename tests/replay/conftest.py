@@ -1,0 +1,61 @@
+"""The chart replay's fixtures: Docker and the images (shared with `make e2e`), helm, the release."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+for folder in (HERE, ROOT / "tests" / "e2e", ROOT / "tests" / "charts"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import stack  # noqa: E402  (tests/e2e: Docker engine, compose plugin, offline base image)
+import substitutions  # noqa: E402
+import tools  # noqa: E402  (tests/charts: helm from .tools/)
+
+RELEASE, NAMESPACE, TAG = "occupancy", "occupancy", "dev"
+
+
+@pytest.fixture(scope="session")
+def docker_images() -> bool:
+    """Docker up and the images built as `make e2e` builds them; True when offline."""
+    stack.ensure_docker()
+    stack.ensure_compose()
+    offline = not stack.registry_reachable()
+    if offline:
+        stack.ensure_offline_base()
+    files = ["docker-compose.yml", *(["docker-compose.offline.yml"] if offline else [])]
+    env_file = ROOT / ".occupancy" / "replay-build.env"
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    built = stack.Stack(env_file, stack.random_env(env_file, 1), files, offline)
+    started = time.monotonic()
+    stack.log("building the images (cached after `make e2e`)")
+    built.compose("build", timeout=1800)
+    stack.log(f"images ready in {time.monotonic() - started:.0f} s")
+    return offline
+
+
+@pytest.fixture(scope="session")
+def rendered() -> list[dict[str, Any]]:
+    """`helm template` of the umbrella with its defaults plus only the local image values."""
+    helm = tools.helm()
+    for chart in ("postgres", "minio", "mlflow", "airflow", "api", "occupancy"):
+        subprocess.run(
+            [helm, "dependency", "build", str(ROOT / "charts" / chart)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    command = [
+        helm, "template", RELEASE, str(ROOT / "charts" / "occupancy"), "-n", NAMESPACE,
+        *substitutions.helm_sets(TAG),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]

@@ -1,0 +1,304 @@
+"""`make chart-replay`: the umbrella chart's rendered manifests started on Docker as the kubelet
+would, then driven as a user would after `make deploy` and `make port-forward`.
+
+Port-forwards are the pod IPs on the replay network (this host reaches them as a node reaches
+pods); in-cluster calls go through the Service names from a container on the same network.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+import substitutions
+from engine import Cluster, Node, log
+from install import install, wait_rollout
+from manifests import load
+from stack import http_json, wait_for
+
+from conftest import NAMESPACE, RELEASE, TAG
+
+pytestmark = pytest.mark.replay
+MODEL = "airbnb-occupancy-classifier"
+RAW_KEY = "raw/listings_big.csv"
+
+
+@pytest.fixture(scope="module")
+def cluster(docker_images: bool, rendered, tmp_path_factory, request):
+    started = time.monotonic()
+    objects = substitutions.scheduler_as_local_runner(rendered, RELEASE)
+    release = load(objects, NAMESPACE)
+    log("substitutions (forced by this machine):")
+    for line in substitutions.describe(docker_images, RELEASE):
+        log(f"  {line}")
+    log("rendered objects not reproduced, and why:")
+    for line in release.not_reproduced:
+        log(f"  {line}")
+    replay = Cluster(
+        release,
+        workdir=tmp_path_factory.mktemp("replay"),
+        node=Node(substitutions.NODE_CPU_MILLIS, substitutions.NODE_MEMORY_BYTES),
+        image_for=substitutions.image_for(docker_images),
+    )
+    replay.create()
+    timings: dict[str, float] = {}
+    try:
+        installed = install(replay, timeout=900)
+        timings["install_s"] = time.monotonic() - started
+        yield {"cluster": replay, "release": release, "timings": timings, **installed}
+    finally:
+        if request.session.testsfailed:
+            for pod in replay.pods:
+                if not pod.ready and pod.phase != "Succeeded":
+                    print(replay.logs(pod, tail=80))
+        log(f"pods at the end:\n{json.dumps(replay.status(), indent=2)}")
+        replay.delete()
+        log(f"chart replay took {time.monotonic() - started:.0f} s")
+
+
+def _pod(cluster: dict[str, Any], ref: str):
+    return cluster["pods"][ref]
+
+
+def _url(cluster: dict[str, Any], component: str, port: int) -> str:
+    """What `kubectl port-forward svc/<release>-<component>` reaches: the selected pod."""
+    ref = f"{'StatefulSet' if component in ('minio', 'postgres') else 'Deployment'}/{RELEASE}-{component}"
+    return f"http://{_pod(cluster, ref).ip}:{port}"
+
+
+PLATFORM = [
+    f"StatefulSet/{RELEASE}-postgres",
+    f"StatefulSet/{RELEASE}-minio",
+    f"Deployment/{RELEASE}-mlflow",
+    f"Job/{RELEASE}-airflow-migrate-1",
+    f"Deployment/{RELEASE}-airflow-api-server",
+    f"Deployment/{RELEASE}-airflow-scheduler",
+    f"Deployment/{RELEASE}-airflow-dag-processor",
+    f"Deployment/{RELEASE}-airflow-triggerer",
+]
+
+
+def test_every_platform_workload_becomes_ready(cluster) -> None:
+    """`make deploy`'s rollout wait: everything but the API, which needs a champion first."""
+    started = time.monotonic()
+    wait_rollout(cluster["cluster"], cluster["pods"], PLATFORM, timeout=900)
+    cluster["timings"]["rollout_s"] = time.monotonic() - started
+    log(f"platform ready {time.monotonic() - started:.0f} s after the install")
+
+
+@pytest.fixture(scope="module")
+def airflow(cluster) -> dict[str, Any]:
+    """Log in to the chart's api-server with the admin password from the rendered Secret."""
+    password = cluster["release"].secrets[f"{RELEASE}-airflow"]["admin-password"]
+    base = _url(cluster, "airflow-api-server", 8080)
+
+    def login() -> str | None:
+        status, body = http_json(
+            f"{base}/auth/token",
+            method="POST",
+            body={"username": "airflow", "password": password},
+        )
+        return body["access_token"] if status in (200, 201) else None
+
+    token = wait_for("the Airflow api-server to accept the admin login", login, 300, 3)
+    return {"base": base, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+def _state(airflow: dict[str, Any], dag_id: str, run_id: str) -> str | None:
+    status, body = http_json(
+        f"{airflow['base']}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=airflow["headers"]
+    )
+    state = body.get("state") if status == 200 else None
+    return state if state in ("success", "failed") else None
+
+
+@pytest.fixture(scope="module")
+def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
+    """Upload a real city file where the chart's OCCUPANCY_RAW_URI points (as a user would
+    through the MinIO console), trigger the treatment DAG, and let the Asset start training."""
+    started = time.monotonic()
+    credentials = cluster["release"].secrets[f"{RELEASE}-minio-credentials"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=_url(cluster, "minio", 9000),
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    s3.upload_file(
+        str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), "occupancy-lake", RAW_KEY
+    )
+    for dag_id in ("data_treatment_dag", "train_pipeline_dag"):
+        wait_for(
+            f"{dag_id} to be parsed",
+            lambda d=dag_id: http_json(
+                f"{airflow['base']}/api/v2/dags/{d}", headers=airflow["headers"]
+            )[0] == 200,
+            300,
+            3,
+        )  # fmt: skip
+    status, run = http_json(
+        f"{airflow['base']}/api/v2/dags/data_treatment_dag/dagRuns",
+        method="POST",
+        body={"logical_date": None, "conf": {}},
+        headers=airflow["headers"],
+    )
+    assert status == 200, run
+    treatment = run["dag_run_id"]
+    log(f"triggered data_treatment_dag run {treatment}")
+    state = wait_for(
+        "data_treatment_dag", lambda: _state(airflow, "data_treatment_dag", treatment), 900, 5
+    )
+    assert state == "success", f"data_treatment_dag {treatment} ended {state}"
+
+    def training_run() -> str | None:
+        status, body = http_json(
+            f"{airflow['base']}/api/v2/dags/train_pipeline_dag/dagRuns?order_by=-start_date",
+            headers=airflow["headers"],
+        )
+        runs = body.get("dag_runs", []) if status == 200 else []
+        return runs[0]["dag_run_id"] if runs else None
+
+    training = wait_for("the Asset to schedule train_pipeline_dag", training_run, 300, 5)
+    state = wait_for(
+        "train_pipeline_dag", lambda: _state(airflow, "train_pipeline_dag", training), 1800, 5
+    )
+    assert state == "success", f"train_pipeline_dag {training} ended {state}"
+    cluster["timings"]["pipeline_s"] = time.monotonic() - started
+    return {"treatment": treatment, "training": training}
+
+
+def test_mlflow_answers_a_port_forward_on_any_local_port(cluster, pipeline) -> None:
+    """`kubectl port-forward svc/occupancy-mlflow <any>:5000` sends Host: localhost:<any>."""
+    port = random.randint(20000, 60000)
+    status, body = http_json(
+        f"{_url(cluster, 'mlflow', 5000)}/api/2.0/mlflow/registered-models/alias"
+        f"?name={MODEL}&alias=champion",
+        headers={"Host": f"localhost:{port}"},
+    )
+    assert status == 200, f"Host: localhost:{port} → {status} {body}"
+    tags = {t["key"]: t["value"] for t in body["model_version"].get("tags", [])}
+    assert tags["occupancy.run_id"] == pipeline["treatment"]
+    assert float(tags["test_f1_macro"]) > 0.3
+
+
+def test_the_api_predicts_a_real_listing_through_its_service_name(
+    cluster, pipeline, real_data_dir: Path
+) -> None:
+    api = _pod(cluster, f"Deployment/{RELEASE}-api")
+    wait_for("the API to load the champion and turn ready", lambda: api.ready, 300, 2)
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz",
+        dtype=str,
+        keep_default_na=False,
+        nrows=1,
+    )
+    listing = {k: v for k, v in raw.iloc[0].to_dict().items() if v != ""}
+    client = (
+        "import json, sys, urllib.request\n"
+        f"request = urllib.request.Request('http://{RELEASE}-api.{NAMESPACE}.svc.cluster.local:8000"
+        "/predict', data=sys.stdin.buffer.read(), headers={'Content-Type': 'application/json'})\n"
+        "print(urllib.request.urlopen(request, timeout=30).read().decode())\n"
+    )
+    done = subprocess.run(
+        ["docker", "run", "--rm", "-i", "--network", cluster["cluster"].network,
+         "--read-only", "--cap-drop", "ALL", "--user", "10001:10001",
+         f"occupancy-app:{TAG}", "python", "-c", client],
+        input=json.dumps({"listings": [listing]}), capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = json.loads(done.stdout)
+    (prediction,) = body["predictions"]
+    assert body["model"]["name"] == MODEL and prediction["id"] == listing["id"]
+    assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
+    log(f"prediction from the chart-configured API: {prediction}")
+
+
+def test_a_task_log_reads_through_the_airflow_rest_api(airflow, pipeline) -> None:
+    """The api-server fetches the log from the scheduler that ran the task (hostname_callable)."""
+    url = (
+        f"{airflow['base']}/api/v2/dags/data_treatment_dag/dagRuns/{pipeline['treatment']}"
+        "/taskInstances/ingest/logs/1"
+    )
+    status, body = http_json(url, headers={**airflow["headers"], "Accept": "application/json"})
+    assert status == 200, body
+    text = json.dumps(body)
+    assert "Could not read served logs" not in text and "Failed to fetch" not in text, text[-2000:]
+    # The step's own summary line: the log is the task's, not an error page.
+    assert '\\"step\\": \\"ingest\\"' in text or '"step": "ingest"' in text, text[-2000:]
+
+
+def _templated(arguments: list[str], values: dict[str, str]) -> list[str]:
+    """What Airflow's templating gives the pod's args: the value of the flag before each
+    template (`--run-id`, `--raw`); any other template is refused, not guessed."""
+    out = []
+    for i, argument in enumerate(arguments):
+        if "{{" in argument:
+            flag = arguments[i - 1] if i else ""
+            assert flag in values, f"template {argument!r} after {flag!r} is not replayed"
+            argument = values[flag]
+        out.append(argument)
+    return out
+
+
+def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
+    cluster, pipeline, airflow_home, rendered
+) -> None:
+    """ingest, treat, check, train (one family) and promote of a new run, each a pod."""
+    from pod_replay import render_step_pods
+
+    (scheduler,) = [
+        o for o in rendered
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-airflow-scheduler"
+    ]  # fmt: skip
+    env = {
+        e["name"]: e["value"]
+        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"].startswith("OCCUPANCY_") and "value" in e
+    }
+    assert env["OCCUPANCY_STEP_RUNNER"] == "kubernetes"
+    env["OCCUPANCY_MODEL_FAMILIES"] = "logreg"  # one training pod is enough to prove the kind
+    run_id = "replay-steps-1"
+    replay: Cluster = cluster["cluster"]
+    for dag_id, task_id in (
+        ("data_treatment_dag", "ingest"),
+        ("data_treatment_dag", "treat"),
+        ("train_pipeline_dag", "check_processed"),
+        ("train_pipeline_dag", "train"),
+        ("train_pipeline_dag", "promote"),
+    ):
+        (rendered_pod,) = render_step_pods(dag_id, task_id, env)
+        spec = rendered_pod["spec"]
+        for container in spec["containers"]:
+            container["args"] = _templated(container["args"], {"--run-id": run_id, "--raw": ""})
+        meta = rendered_pod["metadata"]
+        pod = replay.new_pod(
+            meta["name"], f"Pod/{meta['name']}", meta["labels"], spec, default_restart="Never"
+        )
+        replay.start(pod)
+        wait_for(f"the {task_id} pod", lambda p=pod: p.phase in ("Succeeded", "Failed"), 900, 2)
+        output = replay.logs(pod, tail=5)
+        assert pod.phase == "Succeeded", f"{task_id} pod: {pod.reason}\n{replay.logs(pod, 80)}"
+        summary = json.loads(output.strip().splitlines()[-1])
+        assert summary["run_id"] == run_id, summary
+        log(f"step pod {meta['name']} ({task_id}) succeeded: {summary}")
+
+
+def test_every_pod_reached_ready_and_none_restarted(cluster, pipeline) -> None:
+    replay: Cluster = cluster["cluster"]
+    for ref, pod in cluster["pods"].items():
+        expected = "Succeeded" if ref.startswith("Job/") else "Running"
+        assert pod.phase == expected, f"{ref}: {pod.phase} {pod.reason}"
+        if expected == "Running":
+            assert pod.ready, f"{ref} is not ready: {pod.events[-3:]}"
+    restarted = {p.owner: p.restarts for p in replay.pods if p.restarts}
+    assert restarted == {}, f"restarts: {restarted}"
+    log(f"timings: {cluster['timings']}")
