@@ -5,14 +5,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from occupancy_airflow.assets import PIPELINE_RUN_ID_KEY, PROCESSED_LISTINGS
-from occupancy_airflow.config import (
-    DAG_DEFAULTS,
-    DATA,
-    LIGHT,
-    RUN_ID_PATTERN,
-    TRAIN,
-    load_step_config,
-)
+from occupancy_airflow.config import DAG_DEFAULTS, DATA, LIGHT, RUN_ID_PATTERN, load_step_config
 from occupancy_airflow.steps import mapped_step, step
 
 PIPELINE_RUN_ID = "{{ ti.xcom_pull(task_ids='pipeline_run_id') }}"
@@ -27,8 +20,9 @@ trains on exactly the data that run produced (the pipeline run id travels in the
    triggering Asset event.
 2. **check_processed** — `occupancy step check`: the processed table of that run exists.
 3. **train** — one mapped task (one pod) per model family (`OCCUPANCY_MODEL_FAMILIES`, default
-   logreg, hgb, forest, mlp), in parallel; each is an MLflow child run of the pipeline run with its
-   parameters, validation metrics, confusion matrix and the logged model.
+   logreg, hgb, forest, mlp), `OCCUPANCY_TRAIN_CONCURRENCY` (default 2) at a time; each is an
+   MLflow child run of the pipeline run with its parameters, validation metrics, confusion matrix
+   and the logged model.
 4. **promote** — picks the family with the best validation macro-F1, scores it and the current
    `@champion` on the same test rows, and registers it as `airbnb-occupancy-classifier` and moves
    `@champion` only if it is at least as good. The API picks the new version up by itself.
@@ -36,7 +30,7 @@ trains on exactly the data that run produced (the pipeline run id travels in the
 To retrain a past run by hand: trigger with `{"pipeline_run_id": "<id>"}`.
 """
 
-FAMILIES = load_step_config().families
+CONFIG = load_step_config()
 
 with DAG(
     dag_id="train_pipeline_dag",
@@ -78,10 +72,17 @@ with DAG(
         resources=LIGHT,
     )
     train = mapped_step(
-        "train", resources=TRAIN, map_index_template="{{ task.arguments[-1] }}"
+        "train",
+        resources=CONFIG.train,
+        config=CONFIG,
+        # Bounded, so the fan-out fits the node beside the platform instead of pods waiting
+        # Pending until their startup timeout.
+        max_active_tis_per_dag=CONFIG.train_concurrency,
+        map_index_template="{{ task.arguments[-1] }}",
     ).expand(
         arguments=[
-            ["step", "train", "--run-id", PIPELINE_RUN_ID, "--model", family] for family in FAMILIES
+            ["step", "train", "--run-id", PIPELINE_RUN_ID, "--model", family]
+            for family in CONFIG.families
         ]
     )
     promote = step("promote", ["step", "promote", "--run-id", PIPELINE_RUN_ID], resources=DATA)

@@ -13,12 +13,20 @@
 | OCCUPANCY_STEP_RETRIES | 2 | retries of a failed step (with exponential delay) |
 | OCCUPANCY_LOCAL_STEP_BIN | `occupancy` on PATH | the executable the local runner starts |
 | OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
+| OCCUPANCY_TRAIN_CONCURRENCY | 2 | training pods running at once (the rest wait their turn) |
+| OCCUPANCY_TRAIN_CPU_REQUEST | 500m | CPU request of a training pod (limit: 2) |
+| OCCUPANCY_TRAIN_MEMORY_REQUEST | 1Gi | memory request of a training pod (limit: 6Gi) |
+
+The training defaults fit a laptop's kind node (4 CPUs, 8 GiB): the platform requests about 2 CPUs
+and 4.75 GiB, so two training pods of 500m / 1Gi fit beside it; four of 1 CPU / 2 GiB stayed
+Pending until their startup timeout. On a bigger cluster raise all three.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +48,8 @@ class Resources:
 # Sized from `make bench`: ingest + treat of 1M rows peak at 1.3 GB; training is the heavy step.
 LIGHT = Resources("100m", "256Mi", "500m", "512Mi", timedelta(minutes=10))
 DATA = Resources("500m", "1Gi", "2", "3Gi", timedelta(hours=1))
-TRAIN = Resources("1", "2Gi", "2", "6Gi", timedelta(hours=2))
+TRAIN = Resources("500m", "1Gi", "2", "6Gi", timedelta(hours=2))
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|Ki|Mi|Gi)?$")  # a Kubernetes quantity
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class StepConfig:
     retries: int
     local_bin: str
     families: tuple[str, ...]
+    train: Resources
+    train_concurrency: int
 
 
 def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
@@ -78,6 +89,23 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         raise ValueError(
             f"OCCUPANCY_MODEL_FAMILIES holds unknown families {unknown}: use some of {DEFAULT_FAMILIES}"
         )
+    concurrency = env.get("OCCUPANCY_TRAIN_CONCURRENCY", "2")
+    if not concurrency.isdigit() or int(concurrency) < 1:
+        raise ValueError(
+            f"OCCUPANCY_TRAIN_CONCURRENCY must be a whole number >= 1, got {concurrency!r}"
+        )
+    requests = {
+        name: env.get(name, default)
+        for name, default in (
+            ("OCCUPANCY_TRAIN_CPU_REQUEST", TRAIN.cpu_request),
+            ("OCCUPANCY_TRAIN_MEMORY_REQUEST", TRAIN.memory_request),
+        )
+    }
+    for name, value in requests.items():
+        if not QUANTITY.match(value):
+            raise ValueError(
+                f"{name} must be a Kubernetes quantity such as 500m or 1Gi, got {value!r}"
+            )
     labels = env.get("OCCUPANCY_STEP_POD_LABELS", "").strip()
     pairs = [item.split("=", 1) for item in labels.split(",") if item.strip()] if labels else []
     if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
@@ -94,6 +122,12 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         retries=int(retries),
         local_bin=env.get("OCCUPANCY_LOCAL_STEP_BIN", "occupancy"),
         families=families,
+        train=replace(
+            TRAIN,
+            cpu_request=requests["OCCUPANCY_TRAIN_CPU_REQUEST"],
+            memory_request=requests["OCCUPANCY_TRAIN_MEMORY_REQUEST"],
+        ),
+        train_concurrency=int(concurrency),
     )
 
 

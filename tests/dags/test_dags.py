@@ -61,6 +61,20 @@ def test_training_fans_out_one_mapped_task_per_family(load_dags) -> None:
     ]
 
 
+def test_the_training_fan_out_runs_a_bounded_number_of_pods_at_once(load_dags) -> None:
+    train = load_dags().dags["train_pipeline_dag"].get_task("train")
+    assert train.max_active_tis_per_dag == 2  # what a laptop's kind node holds beside the platform
+    wide = load_dags(OCCUPANCY_TRAIN_CONCURRENCY="4").dags["train_pipeline_dag"]
+    assert wide.get_task("train").max_active_tis_per_dag == 4
+    for name, bad in (
+        ("OCCUPANCY_TRAIN_CONCURRENCY", "0"),
+        ("OCCUPANCY_TRAIN_MEMORY_REQUEST", "lots"),
+    ):
+        bag = load_dags(**{name: bad})
+        assert bag.import_errors
+        assert all(name in error for error in bag.import_errors.values())
+
+
 def test_a_bad_setting_is_an_import_error_that_names_it(load_dags) -> None:
     bag = load_dags(OCCUPANCY_STEP_RUNNER="docker")
     assert bag.import_errors

@@ -79,6 +79,12 @@ Kubernetes' $(VAR) expansion, never through values.
   value: {{ .Values.steps.retries | quote }}
 - name: OCCUPANCY_MODEL_FAMILIES
   value: {{ join "," .Values.steps.families | quote }}
+- name: OCCUPANCY_TRAIN_CONCURRENCY
+  value: {{ .Values.steps.train.concurrency | quote }}
+- name: OCCUPANCY_TRAIN_CPU_REQUEST
+  value: {{ .Values.steps.train.requests.cpu | quote }}
+- name: OCCUPANCY_TRAIN_MEMORY_REQUEST
+  value: {{ .Values.steps.train.requests.memory | quote }}
 - name: HOME
   value: /tmp
 {{- end -}}
