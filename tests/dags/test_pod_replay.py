@@ -1,80 +1,113 @@
-"""The pod → `docker run` mapping that `make e2e` uses to replay step pods (no Docker needed)."""
+"""Step pods under the replay's rule (no Docker needed): every pod the DAG factory renders is
+replayable, and each field an earlier replay dropped is now reproduced or refused by name."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from pod_replay import docker_run_args
+TESTS = Path(__file__).resolve().parents[1]
+for folder in ("e2e", "replay"):
+    sys.path.insert(0, str(TESTS / folder))
+from engine import Cluster, Node, Pod  # noqa: E402  (tests/replay)
+from manifests import POD_SPEC, NotReplayedError, Release, check  # noqa: E402
+from pod_replay import render_step_pods  # noqa: E402  (tests/e2e)
 
-CONFIG = {"step-env": {"OCCUPANCY_LAKE_URI": "s3://lake", "AWS_ENDPOINT_URL": "http://s3:9000"}}
-SECRET = {"step-secret": {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"}}
-
-
-def _pod(**container_changes) -> dict:
-    container = {
-        "name": "base",
-        "image": "occupancy-app:1",
-        "command": ["occupancy"],
-        "args": ["step", "train", "--run-id", "{{ templated }}"],
-        "env": [{"name": "HOME", "value": "/tmp"}],
-        "envFrom": [
-            {"configMapRef": {"name": "step-env"}},
-            {"secretRef": {"name": "step-secret"}},
-        ],
-        "resources": {"limits": {"cpu": "1500m", "memory": "2Gi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": True,
-        },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        **container_changes,
-    }
-    return {
-        "spec": {
-            "containers": [container],
-            "securityContext": {"runAsUser": 10001, "runAsGroup": 10001},
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
-        }
-    }
+STEP_ENV = {
+    "OCCUPANCY_STEP_RUNNER": "kubernetes",
+    "OCCUPANCY_STEP_IMAGE": "occupancy-app:1",
+    "OCCUPANCY_STEP_CONFIGMAP": "step-env",
+    "OCCUPANCY_STEP_SECRET": "step-secret",
+    "OCCUPANCY_STEP_SERVICE_ACCOUNT": "steps",
+    "OCCUPANCY_MODEL_FAMILIES": "logreg",
+}
+STEPS = [
+    ("data_treatment_dag", "ingest"),
+    ("data_treatment_dag", "treat"),
+    ("train_pipeline_dag", "check_processed"),
+    ("train_pipeline_dag", "train"),
+    ("train_pipeline_dag", "promote"),
+]
 
 
-def _args(pod: dict, arguments: list[str] | None = None) -> list[str]:
-    return docker_run_args(
-        pod,
-        network="stack_default",
-        configmaps=CONFIG,
-        secrets=SECRET,
-        arguments=arguments or ["step", "train", "--run-id", "r1"],
+@pytest.fixture(scope="module")
+def step_pods(airflow_home) -> dict[str, dict[str, Any]]:
+    with pytest.MonkeyPatch.context():
+        return {task: render_step_pods(dag, task, STEP_ENV)[0] for dag, task in STEPS}
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Cluster:
+    release = Release(
+        "occupancy",
+        [],
+        [],
+        {"step-env": {"OCCUPANCY_LAKE_URI": "s3://lake"}},
+        {"step-secret": {"AWS_ACCESS_KEY_ID": "id"}},
+        {"steps": {"automountServiceAccountToken": False}},
+        [],
     )
+    return Cluster(release, workdir=tmp_path, node=Node(4000, 8 * 2**30))
 
 
-def test_every_process_relevant_field_maps_onto_docker_run() -> None:
-    args = _args(_pod())
+def _args(cluster: Cluster, spec: dict[str, Any]) -> list[str]:
+    pod = Pod(cluster, "p", "Pod/p", {}, spec, "Never")
+    mounts = {v["name"]: ("bind", "/x", False) for v in spec.get("volumes") or []}
+    container = spec["containers"][0]
+    env = cluster._environment(pod, container)
+    return cluster._run_args(pod, container, container["image"], mounts, env)
+
+
+@pytest.mark.parametrize("task", [task for _, task in STEPS])
+def test_every_step_pod_is_replayable(step_pods, cluster, task) -> None:
+    spec = step_pods[task]["spec"]
+    check(spec, POD_SPEC, f"Pod/{task}", "spec")
+    args = _args(cluster, spec)
     joined = " ".join(args)
-    assert args[:6] == ["docker", "run", "--rm", "--network", "stack_default", "--entrypoint"]
-    assert "--user 10001:10001" in joined
+    assert "--user 10001:10001" in joined and "--group-add 10001" in joined  # fsGroup
     assert "--read-only" in args and "--cap-drop ALL" in joined
     assert "--security-opt no-new-privileges" in joined
-    assert f"type=tmpfs,destination=/tmp,tmpfs-mode=1777,tmpfs-size={1024**3}" in joined
-    assert f"--memory {2 * 1024**3}" in joined and "--cpus 1.5" in joined
-    for pair in ("HOME=/tmp", "OCCUPANCY_LAKE_URI=s3://lake", "AWS_SECRET_ACCESS_KEY=key"):
-        assert pair in args
-    assert args[-5:] == ["occupancy-app:1", "step", "train", "--run-id", "r1"]
+    assert "--cpu-shares" in joined and "--memory" in joined and "--cpus" in joined
+    assert "--env OCCUPANCY_LAKE_URI" in joined and "--env AWS_ACCESS_KEY_ID" in joined
+    assert args[args.index("--entrypoint") + 1] == "occupancy"
 
 
-def test_fields_it_cannot_replay_are_refused_not_dropped() -> None:
-    pod = _pod()
-    pod["spec"]["volumes"] = [{"name": "tmp", "hostPath": {"path": "/"}}]
-    with pytest.raises(ValueError, match="only emptyDir"):
-        _args(pod)
-    with pytest.raises(ValueError, match="valueFrom"):
-        _args(_pod(env=[{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]))
-    with pytest.raises(ValueError, match="expected 4 arguments"):
-        _args(_pod(), ["step", "train"])
-    with pytest.raises(KeyError):
-        _args(_pod(envFrom=[{"configMapRef": {"name": "not-rendered"}}]))
+def test_fields_an_earlier_replay_dropped_are_reproduced(step_pods, cluster) -> None:
+    spec = copy.deepcopy(step_pods["train"]["spec"])
+    container = spec["containers"][0]
+    container["workingDir"] = "/tmp"
+    container["securityContext"]["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    container["securityContext"]["runAsUser"] = 0
+    container["securityContext"]["runAsNonRoot"] = False
+    joined = " ".join(_args(cluster, spec))
+    assert "--workdir /tmp" in joined and "--cap-add NET_BIND_SERVICE" in joined
+    assert "--user 0:10001" in joined
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda s: s["containers"][0]["securityContext"].update(privileged=True), "privileged"),
+        (lambda s: s.update(hostNetwork=True), "hostNetwork"),
+        (lambda s: s.update(hostPID=True), "hostPID"),
+        (lambda s: s.update(volumes=[{"name": "tmp", "hostPath": {"path": "/"}}]), "hostPath"),
+        (lambda s: s.update(priorityClassName="high"), "priorityClassName"),
+    ],
+)
+def test_fields_it_cannot_reproduce_are_refused_by_name(step_pods, change, field) -> None:
+    spec = copy.deepcopy(step_pods["train"]["spec"])
+    change(spec)
+    with pytest.raises(NotReplayedError, match=field):
+        check(spec, POD_SPEC, "Pod/train", "spec")
+
+
+def test_a_mounted_service_account_token_is_refused(step_pods, cluster) -> None:
+    spec = copy.deepcopy(step_pods["train"]["spec"])
+    spec["automountServiceAccountToken"] = True
+    pod = Pod(cluster, "p", "Pod/p", {}, spec, "Never")
+    with pytest.raises(NotReplayedError, match="no API server"):
+        cluster._check_token(pod)

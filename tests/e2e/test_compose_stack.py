@@ -10,14 +10,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from pod_replay import docker_run_args, render_step_pods
+from pod_replay import render_step_pods
 from stack import ROOT, Stack, http_json, log, start_stack, wait_for
+
+sys.path.insert(0, str(ROOT / "tests" / "replay"))
+from engine import Cluster, Node
+from manifests import Release
+from step_pods import run_step_pod
+from substitutions import NODE_CPU_MILLIS, NODE_MEMORY_BYTES
 
 pytestmark = pytest.mark.e2e
 
@@ -178,8 +185,11 @@ def test_the_api_answers_a_real_listing_with_the_champion(pipeline, real_data_di
     assert abs(sum(prediction["probabilities"].values()) - 1.0) < 1e-6
 
 
-def test_rendered_step_pods_replay_on_docker_against_the_stack(stack: Stack, pipeline) -> None:
-    """ingest, treat and one training pod of a new run, exactly as KubernetesPodOperator renders them."""
+def test_rendered_step_pods_replay_on_docker_against_the_stack(
+    stack: Stack, pipeline, tmp_path: Path
+) -> None:
+    """ingest, treat and one training pod of a new run, exactly as KubernetesPodOperator renders
+    them, run by the chart replay's engine (same refusal rule) on the stack's network."""
     kube_env = {
         "OCCUPANCY_STEP_RUNNER": "kubernetes",
         "OCCUPANCY_STEP_IMAGE": "occupancy-app:dev",
@@ -204,28 +214,26 @@ def test_rendered_step_pods_replay_on_docker_against_the_stack(stack: Stack, pip
         }
     }
     run_id = "pod-replay-1"
-    steps = [
-        ("data_treatment_dag", "ingest", ["step", "ingest", "--run-id", run_id, "--raw", ""]),
-        ("data_treatment_dag", "treat", ["step", "treat", "--run-id", run_id]),
-        ("train_pipeline_dag", "train", ["step", "train", "--run-id", run_id, "--model", "logreg"]),
-    ]
-    for dag_id, task_id, arguments in steps:
-        (pod,) = render_step_pods(dag_id, task_id, kube_env)
-        command = docker_run_args(
-            pod, network=stack.network, configmaps=configmaps, secrets=secrets, arguments=arguments
-        )
-        # Values stay out of the log (the Secret holds credentials); names show what was set.
-        shown = [
-            c.split("=", 1)[0] + "=…" if "=" in c and not c.startswith("type=") else c
-            for c in command
-        ]
-        log(f"replaying the {task_id} pod: {' '.join(shown)}")
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-        assert done.returncode == 0, (
-            f"{task_id} pod failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        )
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
-        assert summary["step"] == task_id and summary["run_id"] == run_id
+    release = Release("occupancy", [], [], configmaps, secrets, {}, [])
+    replay = Cluster(
+        release,
+        workdir=tmp_path / "pods",
+        node=Node(NODE_CPU_MILLIS, NODE_MEMORY_BYTES),
+        network=stack.network,
+    )
+    replay.create()
+    try:
+        for dag_id, task_id in (
+            ("data_treatment_dag", "ingest"),
+            ("data_treatment_dag", "treat"),
+            ("train_pipeline_dag", "train"),
+        ):
+            (pod,) = render_step_pods(dag_id, task_id, kube_env)
+            log(f"replaying the {task_id} pod {pod['metadata']['name']}")
+            _, summary = run_step_pod(replay, pod, {"--run-id": run_id, "--raw": ""})
+            assert summary["step"] == task_id and summary["run_id"] == run_id
+    finally:
+        replay.delete()
     assert summary["family"] == "logreg" and summary["val_f1_macro"] > 0.2
 
 

@@ -20,8 +20,7 @@ for folder in (HERE, ROOT / "tests" / "e2e", ROOT / "tests" / "charts"):
 import stack  # noqa: E402  (tests/e2e: Docker engine, compose plugin, offline base image)
 import substitutions  # noqa: E402
 import tools  # noqa: E402  (tests/charts: helm from .tools/)
-
-RELEASE, NAMESPACE, TAG = "occupancy", "occupancy", "dev"
+from substitutions import NAMESPACE, RELEASE, TAG  # noqa: E402
 
 
 @pytest.fixture(scope="session")

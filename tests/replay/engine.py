@@ -153,13 +153,16 @@ class Cluster:
         workdir: Path,
         node: Node,
         image_for: Callable[[str], str] = lambda image: image,
+        network: str | None = None,
     ) -> None:
+        """`network`: join an existing Docker network (the compose stack's) instead of a new one."""
         self.release = release
         self.workdir = workdir
         self.node = node
         self.image_for = image_for
         self.prefix = f"replay{_suffix(5)}"
-        self.network = f"{self.prefix}-net"
+        self.network = network or f"{self.prefix}-net"
+        self._own_network = network is None
         self.pods: list[Pod] = []
         self._threads: list[threading.Thread] = []
         self._scheduled: dict[str, tuple[int, int]] = {}
@@ -171,7 +174,8 @@ class Cluster:
 
     def create(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        docker("network", "create", "--driver", "bridge", self.network)
+        if self._own_network:
+            docker("network", "create", "--driver", "bridge", self.network)
 
     def delete(self) -> None:
         for pod in self.pods:
@@ -181,7 +185,8 @@ class Cluster:
             docker("rm", "-f", "-v", *names, timeout=300, check_rc=False)
         for volume in self._volumes:
             docker("volume", "rm", "-f", volume, check_rc=False)
-        docker("network", "rm", self.network, check_rc=False)
+        if self._own_network:
+            docker("network", "rm", self.network, check_rc=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- creating pods ------------------------------------------------------------------------
@@ -208,7 +213,8 @@ class Cluster:
         docker(
             "run", "-d", "--name", pod.pause, "--hostname", name, "--network", self.network,
             *aliases, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--user", "65535:65535", "--memory", "64m", "--entrypoint", "sleep", image, "infinity",
+            "--user", "65535:65535", "--memory", "64m", "--no-healthcheck", "--entrypoint", "sleep",
+            image, "infinity",
         )  # fmt: skip
         pod.ip = docker(
             "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}',
@@ -460,7 +466,8 @@ class Cluster:
         where = f"{pod.owner} container {spec['name']}"
         pod_security = pod.spec.get("securityContext") or {}
         security = {**pod_security, **(spec.get("securityContext") or {})}
-        args = ["--network", f"container:{pod.pause}"]
+        # Kubernetes ignores an image's HEALTHCHECK: only the pod's probes count.
+        args = ["--network", f"container:{pod.pause}", "--no-healthcheck"]
         user = self._user(where, image, security)
         args += ["--user", user]
         groups = [pod_security.get("fsGroup"), *(pod_security.get("supplementalGroups") or [])]
@@ -499,20 +506,24 @@ class Cluster:
         return [*args, image, *rest]
 
     def _user(self, where: str, image: str, security: dict[str, Any]) -> str:
-        if image not in self._image_users:
-            self._image_users[image] = docker("image", "inspect", "-f", "{{.Config.User}}", image)
-        image_user = self._image_users[image] or "0"
         uid = security.get("runAsUser")
+        image_user = ""
+        if uid is None:  # the image's USER decides, as in Kubernetes
+            if image not in self._image_users:
+                self._image_users[image] = docker(
+                    "image", "inspect", "-f", "{{.Config.User}}", image
+                )
+            image_user = self._image_users[image] or "0"
         user = str(uid) if uid is not None else image_user.split(":")[0]
-        if security.get("runAsNonRoot"):
+        if security.get("runAsNonRoot"):  # the kubelet's own refusal (CreateContainerConfigError)
             if not user.isdigit():
-                raise NotReplayedError(
-                    where, "securityContext.runAsNonRoot",
-                    f"image user {user!r} is not numeric: the kubelet cannot verify it is not root",
-                )  # fmt: skip
+                raise RuntimeError(
+                    f"{where}: container has runAsNonRoot and image has non-numeric user "
+                    f"({user}), cannot verify user is non-root"
+                )
             if int(user) == 0:
-                raise NotReplayedError(
-                    where, "securityContext.runAsNonRoot", "the process would run as root"
+                raise RuntimeError(
+                    f"{where}: container has runAsNonRoot and image will run as root"
                 )
         gid = security.get("runAsGroup")
         if gid is not None:
@@ -827,6 +838,18 @@ class Cluster:
                 )  # fmt: skip
                 out.append(f"--- {pod.name}/{state.spec['name']} ---\n{done.stdout}{done.stderr}")
         return "\n".join(out)
+
+    def stdout(self, pod: Pod) -> str:
+        """What the pod's last main container wrote to stdout (a step's summary is its last line)."""
+        (state,) = [c for c in pod.containers if not c.init][-1:]
+        done = subprocess.run(
+            ["docker", "logs", state.docker_name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return done.stdout
 
     def status(self) -> list[dict[str, Any]]:
         return [

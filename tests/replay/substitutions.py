@@ -12,6 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# The release as the README installs it, with the images `make e2e` builds.
+RELEASE, NAMESPACE, TAG = "occupancy", "occupancy", "dev"
+
 # image prefix in the chart → (local stand-in, what it reproduces)
 OFFLINE_IMAGES = {
     "postgres:": (

@@ -22,8 +22,8 @@ from engine import Cluster, Node, log
 from install import install, wait_rollout
 from manifests import load
 from stack import http_json, wait_for
-
-from conftest import NAMESPACE, RELEASE, TAG
+from step_pods import run_step_pod
+from substitutions import NAMESPACE, RELEASE, TAG
 
 pytestmark = pytest.mark.replay
 MODEL = "airbnb-occupancy-classifier"
@@ -236,19 +236,6 @@ def test_a_task_log_reads_through_the_airflow_rest_api(airflow, pipeline) -> Non
     assert '\\"step\\": \\"ingest\\"' in text or '"step": "ingest"' in text, text[-2000:]
 
 
-def _templated(arguments: list[str], values: dict[str, str]) -> list[str]:
-    """What Airflow's templating gives the pod's args: the value of the flag before each
-    template (`--run-id`, `--raw`); any other template is refused, not guessed."""
-    out = []
-    for i, argument in enumerate(arguments):
-        if "{{" in argument:
-            flag = arguments[i - 1] if i else ""
-            assert flag in values, f"template {argument!r} after {flag!r} is not replayed"
-            argument = values[flag]
-        out.append(argument)
-    return out
-
-
 def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
     cluster, pipeline, airflow_home, rendered
 ) -> None:
@@ -276,20 +263,9 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
         ("train_pipeline_dag", "promote"),
     ):
         (rendered_pod,) = render_step_pods(dag_id, task_id, env)
-        spec = rendered_pod["spec"]
-        for container in spec["containers"]:
-            container["args"] = _templated(container["args"], {"--run-id": run_id, "--raw": ""})
-        meta = rendered_pod["metadata"]
-        pod = replay.new_pod(
-            meta["name"], f"Pod/{meta['name']}", meta["labels"], spec, default_restart="Never"
-        )
-        replay.start(pod)
-        wait_for(f"the {task_id} pod", lambda p=pod: p.phase in ("Succeeded", "Failed"), 900, 2)
-        output = replay.logs(pod, tail=5)
-        assert pod.phase == "Succeeded", f"{task_id} pod: {pod.reason}\n{replay.logs(pod, 80)}"
-        summary = json.loads(output.strip().splitlines()[-1])
+        pod, summary = run_step_pod(replay, rendered_pod, {"--run-id": run_id, "--raw": ""})
         assert summary["run_id"] == run_id, summary
-        log(f"step pod {meta['name']} ({task_id}) succeeded: {summary}")
+        log(f"step pod {pod.name} ({task_id}) succeeded: {summary}")
 
 
 def test_every_pod_reached_ready_and_none_restarted(cluster, pipeline) -> None:

@@ -12,8 +12,7 @@ from engine import Cluster, Node
 from expansion import expand
 from manifests import NotReplayedError, load
 from stack import wait_for
-
-from conftest import TAG
+from substitutions import TAG
 
 pytestmark = pytest.mark.replay
 IMAGE = f"occupancy-app:{TAG}"

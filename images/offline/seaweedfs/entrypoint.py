@@ -80,7 +80,7 @@ def start_weed(data: str) -> subprocess.Popen:
     weed = "/opt/weed/bin/weed"
     return subprocess.Popen(
         [
-            weed, "-logdir=/tmp", "mini", f"-dir={data}", "-ip.bind=127.0.0.1",
+            weed, "-logdir=/tmp", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.port={BACKEND_PORT}", f"-s3.config={config}", "-s3.port.iceberg=0",
             "-s3.port.lance=0", "-webdav=false", "-admin.ui=false", "-volume.preStopSeconds=0",
             "-master.telemetry=false",
