@@ -28,6 +28,7 @@ from substitutions import NAMESPACE, RELEASE, TAG
 pytestmark = pytest.mark.replay
 MODEL = "airbnb-occupancy-classifier"
 RAW_KEY = "raw/listings_big.csv"
+RESULTS = Path(__file__).resolve().parents[2] / ".occupancy" / "results" / "chart-replay.json"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,22 @@ def cluster(docker_images: bool, rendered, tmp_path_factory, request):
                     print(replay.logs(pod, tail=80))
         log(f"pods at the end:\n{json.dumps(replay.status(), indent=2)}")
         replay.delete()
-        log(f"chart replay took {time.monotonic() - started:.0f} s")
+        timings["total_s"] = time.monotonic() - started
+        log(f"chart replay took {timings['total_s']:.0f} s")
+        # A run's figures go to an ignored folder, like the e2e's.
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "date": time.strftime("%Y-%m-%d"),
+                    "offline": docker_images,
+                    "seconds": {k: round(v) for k, v in timings.items()},
+                    "pods": replay.status(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 def _pod(cluster: dict[str, Any], ref: str):
