@@ -19,17 +19,29 @@ def render_step_pods(dag_id: str, task_id: str, env: dict[str, str]) -> list[dic
     """The pod(s) of one step task with the kubernetes runner (mapped tasks: one per element)."""
     from kubernetes.client import ApiClient
 
-    os.environ.update(env)
     if str(DAGS_FOLDER) not in sys.path:
         sys.path.append(str(DAGS_FOLDER))
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(str(DAGS_FOLDER))
-    assert bag.import_errors == {}, bag.import_errors
-    task = bag.dags[dag_id].get_task(task_id)
-    operators = (
-        [task.unmap({"arguments": a}) for a in task.expand_input.value["arguments"]]
-        if hasattr(task, "expand_input")
-        else [task]
-    )
-    return [ApiClient().sanitize_for_serialization(op.build_pod_request_obj()) for op in operators]
+    # The DAG files read the step configuration from the environment when they are parsed: set
+    # it for this parse only, so one caller's settings never leak into the next.
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        bag = DagBag(str(DAGS_FOLDER))
+        assert bag.import_errors == {}, bag.import_errors
+        task = bag.dags[dag_id].get_task(task_id)
+        operators = (
+            [task.unmap({"arguments": a}) for a in task.expand_input.value["arguments"]]
+            if hasattr(task, "expand_input")
+            else [task]
+        )
+        return [
+            ApiClient().sanitize_for_serialization(op.build_pod_request_obj()) for op in operators
+        ]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
