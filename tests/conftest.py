@@ -27,6 +27,20 @@ def real_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def newark_listing(real_data_dir: Path) -> dict[str, str]:
+    """The first real Newark listing as a CSV row posted as is (empty fields left out)."""
+    import pandas as pd
+
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz",
+        dtype=str,
+        keep_default_na=False,
+        nrows=1,
+    )
+    return {k: v for k, v in raw.iloc[0].to_dict().items() if v != ""}
+
+
 @pytest.fixture
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings with the local defaults under a temporary home, no AWS or MLflow env leaking in."""

@@ -48,7 +48,10 @@ API = {"Deployment/occ-api", "PodDisruptionBudget/occ-api", "Service/occ-api"}
 POLICIES = {
     "postgres": {"NetworkPolicy/occ-postgres"},
     "minio": {"NetworkPolicy/occ-minio", "NetworkPolicy/occ-minio-buckets"},
-    "airflow": {"NetworkPolicy/occ-airflow", "NetworkPolicy/occ-airflow-steps"},
+    "airflow": {
+        f"NetworkPolicy/occ-airflow{suffix}"
+        for suffix in ("", "-api-server", "-scheduler", "-steps")
+    },
     "api": {"NetworkPolicy/occ-api"},
 }
 GENERATED = {

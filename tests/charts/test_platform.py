@@ -1,8 +1,10 @@
-"""The umbrella chart as one system: step pods, RBAC, network flows, checkov."""
+"""The umbrella chart as one system: step pods, RBAC, network flows (nca), checkov."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,15 +24,6 @@ def _by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
-def _pod_labels(objects: list[dict]) -> dict[str, dict[str, str]]:
-    """Workload name → the labels its pods carry."""
-    return {
-        o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
-        for o in objects
-        if o["kind"] in ("Deployment", "StatefulSet", "Job")
-    }
-
-
 @pytest.fixture(scope="module")
 def umbrella(render) -> list[dict]:
     return render.objects("occupancy")
@@ -40,26 +33,10 @@ def umbrella(render) -> list[dict]:
 def step_pods(umbrella, airflow_home) -> list[dict[str, Any]]:
     """Every step pod the DAG factory renders with the scheduler's environment from the chart."""
     sys.path.insert(0, str(E2E))
-    from pod_replay import render_step_pods
+    from pod_replay import STEP_TASKS, render_step_pods, scheduler_step_env
 
-    scheduler = _by_kind(umbrella, "Deployment")["occ-airflow-scheduler"]
-    env = {
-        e["name"]: e["value"]
-        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
-        if e["name"].startswith("OCCUPANCY_") and "value" in e
-    }
-    assert env["OCCUPANCY_STEP_RUNNER"] == "kubernetes"
-    with pytest.MonkeyPatch.context():
-        pods = []
-        for dag_id, task_id in (
-            ("data_treatment_dag", "ingest"),
-            ("data_treatment_dag", "treat"),
-            ("train_pipeline_dag", "check_processed"),
-            ("train_pipeline_dag", "train"),
-            ("train_pipeline_dag", "promote"),
-        ):
-            pods += render_step_pods(dag_id, task_id, env)
-    return pods
+    env = scheduler_step_env(umbrella, "occ-airflow-scheduler")
+    return [pod for dag_id, task_id in STEP_TASKS for pod in render_step_pods(dag_id, task_id, env)]
 
 
 def test_step_pods_from_the_chart_environment_are_valid_and_restricted(step_pods, umbrella) -> None:
@@ -105,57 +82,351 @@ def test_the_scheduler_gets_exactly_what_kubernetes_pod_operator_needs(umbrella)
     assert scheduler["spec"]["serviceAccountName"] == "occ-airflow-scheduler"
 
 
-def _selects(selector: dict, labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+# -- Network flows ---------------------------------------------------------------------------------
+# IBM's network-config-analyzer (nca) computes, from the rendered NetworkPolicies and the labels of
+# every pod, which connections Kubernetes semantics allow. The test compares its whole table with
+# the architecture's, written below as data: a flow nobody expects, or a needed one that is missing,
+# fails with a diff. nca analyses policies; it does not enforce them (kind's CNI does, on a cluster).
+
+ANYWHERE = "0.0.0.0/0"  # any address that is not a pod
+OTHER_NS = "kube-system/coredns"  # a pod of another namespace, and where cluster DNS answers
+OUTSIDE = (ANYWHERE, OTHER_NS)
+SCHEDULER = "occ-airflow-scheduler"
+AIRFLOW = (
+    "occ-airflow-api-server",
+    "occ-airflow-dag-processor",
+    SCHEDULER,
+    "occ-airflow-triggerer",
+    "occ-airflow-migrate-1",
+)
+# The cluster around the release: its namespaces and CoreDNS as kind (kubeadm) runs it.
+CLUSTER: list[dict[str, Any]] = [
+    *(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+        }
+        for ns in ("occupancy", "kube-system")
+    ),
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "coredns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns"},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "kube-dns"}},
+                "spec": {"containers": [{"name": "coredns", "image": "coredns"}]},
+            },
+        },
+    },
+]
+
+Flow = tuple[tuple[str, ...], tuple[str, ...], frozenset[str], str]
 
 
-def _allows(rules: list[dict], peer_key: str, peer: dict[str, str], port: int) -> bool:
-    for rule in rules:
-        ports = [p["port"] for p in rule.get("ports") or []]
-        if ports and port not in ports:
+def _tcp(*ports: int) -> frozenset[str]:
+    return frozenset(f"TCP/{port}" for port in ports)
+
+
+DNS = frozenset({"TCP/53", "UDP/53"})
+
+
+def _step_name(pod: dict[str, Any]) -> str:
+    """A stable name for a step pod (KubernetesPodOperator adds a random suffix)."""
+    args = pod["spec"]["containers"][0]["args"]
+    model = [args[args.index("--model") + 1]] if "--model" in args else []
+    return "-".join(["step", args[1], *model])
+
+
+def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
+    """(needed, accepted-but-wider-than-needed) flows: (sources, destinations, connections, why)."""
+    dns_clients = (
+        *AIRFLOW,
+        "occ-api",
+        "occ-mlflow",
+        "occ-mlflow-migrate",
+        "occ-minio-buckets",
+        *steps,
+    )
+    needed: list[Flow] = [
+        (OUTSIDE, ("occ-airflow-api-server",), _tcp(8080), "Airflow UI and REST API"),
+        (OUTSIDE, ("occ-api",), _tcp(8000), "prediction API (the public service)"),
+        (
+            (SCHEDULER,),
+            ("occ-airflow-api-server",),
+            _tcp(8080),
+            "execution API: LocalExecutor tasks run in the scheduler pod "
+            "(the dag-processor and triggerer serve it in-process)",
+        ),
+        (
+            ("occ-airflow-api-server",),
+            (SCHEDULER,),
+            _tcp(8793),
+            "task logs served by the scheduler",
+        ),
+        (AIRFLOW, ("occ-postgres",), _tcp(5432), "Airflow metadata database (+ migration Job)"),
+        (
+            (SCHEDULER,),
+            (ANYWHERE,),
+            _tcp(443, 6443),
+            "Kubernetes API (airflow.networkPolicy.kubeApiCidr): KubernetesPodOperator",
+        ),
+        (("occ-api",), ("occ-mlflow",), _tcp(5000), "the API loads and polls @champion"),
+        (
+            ("occ-mlflow", "occ-mlflow-migrate"),
+            ("occ-postgres",),
+            _tcp(5432),
+            "MLflow backend store (+ migration Job)",
+        ),
+        (("occ-mlflow",), ("occ-minio",), _tcp(9000), "MLflow artifact proxy → S3"),
+        (("occ-minio-buckets",), ("occ-minio",), _tcp(9000), "bucket provisioning Job"),
+        (steps, ("occ-minio",), _tcp(9000), "step pods read and write the lake"),
+        (steps, ("occ-mlflow",), _tcp(5000), "step pods track runs and register models"),
+        (dns_clients, (OTHER_NS,), DNS, "cluster DNS"),
+    ]
+    wider: list[Flow] = [
+        (
+            dns_clients,
+            (ANYWHERE,),
+            DNS,
+            "WIDER: the DNS rules name no peer, so port 53 is open to any address",
+        ),
+        (
+            ("occ-api", *steps),
+            ("occ-mlflow-migrate",),
+            _tcp(5000),
+            "WIDER: MLflow's policy selects its migration Job with the server (nothing listens)",
+        ),
+    ]
+    return needed, wider
+
+
+def _forbidden(steps: tuple[str, ...]) -> list[tuple[str, str, str | None, str]]:
+    """(source, destination, connection or None for any, why) that must never be allowed."""
+    release = (
+        *AIRFLOW,
+        "occ-api",
+        "occ-mlflow",
+        "occ-mlflow-migrate",
+        "occ-minio",
+        "occ-minio-buckets",
+    )
+    release += ("occ-postgres", *steps)
+    rules: list[tuple[str, str, str | None, str]] = [
+        ("occ-api", "occ-postgres", None, "the API only talks to MLflow"),
+        ("occ-api", "occ-minio", None, "model artifacts come through MLflow's proxy"),
+        ("occ-airflow-api-server", "occ-minio", None, "Airflow never reads the lake itself"),
+    ]
+    rules += [(step, "occ-postgres", None, "steps never touch a database") for step in steps]
+    rules += [
+        (step, SCHEDULER, None, "nothing reaches back into Airflow from a step") for step in steps
+    ]
+    rules += [
+        (peer, step, None, "nothing connects to a step pod") for step in steps for peer in OUTSIDE
+    ]
+    rules += [
+        (peer, target, None, "not a user-facing port")
+        for peer in OUTSIDE
+        for target in ("occ-postgres", "occ-minio", "occ-mlflow", SCHEDULER)
+    ]
+    rules += [
+        (pod, ANYWHERE, f"TCP/{port}", "only the scheduler talks to the Kubernetes API")
+        for pod in release
+        if pod != SCHEDULER
+        for port in (443, 6443)
+    ]
+    rules += [(pod, ANYWHERE, "TCP/80", "no pod reaches the internet") for pod in release]
+    return rules
+
+
+def _table(flows: list[Flow]) -> dict[tuple[str, str], set[str]]:
+    table: dict[tuple[str, str], set[str]] = {}
+    for sources, destinations, connections, _ in flows:
+        for source in sources:
+            for destination in destinations:
+                table.setdefault((source, destination), set()).update(connections)
+    return table
+
+
+def _endpoint(text: str) -> str:
+    """nca's endpoint name → ours: `occupancy/occ-api[Deployment]` → `occ-api`, IP ranges → CIDRs."""
+    text = re.sub(r"\[[A-Za-z]+\]$", "", text)
+    if text.startswith("occupancy/"):
+        return text.removeprefix("occupancy/")
+    if re.fullmatch(r"[0-9.]+(-[0-9.]+)?", text):
+        first, _, last = text.partition("-")
+        nets = ipaddress.summarize_address_range(
+            ipaddress.IPv4Address(first), ipaddress.IPv4Address(last or first)
+        )
+        return ",".join(str(net) for net in nets)
+    return text
+
+
+_CONNECTION = re.compile(
+    r"\{protocols:(?P<protocols>[A-Z]+(?:, ?[A-Z]+)*)(?:,dst_ports:(?P<ports>[0-9,-]+))?\}"
+)
+
+
+def _connections(text: str) -> set[str]:
+    """`{protocols:TCP, UDP,dst_ports:53}` → {"TCP/53", "UDP/53"}; anything else kept verbatim."""
+    if text.strip() == "All connections":
+        return {"all"}
+    found = set()
+    rest = text
+    for match in _CONNECTION.finditer(text):
+        rest = rest.replace(match.group(0), "", 1)
+        ports = (match.group("ports") or "*").split(",")
+        for protocol in re.split(r", ?", match.group("protocols")):
+            found.update(f"{protocol}/{port}" for port in ports)
+    if rest.strip(" ,"):
+        found.add(text.strip())  # a form this parser does not know: shown whole in the diff
+    return found
+
+
+def parse_connectivity(output: str) -> dict[tuple[str, str], set[str]]:
+    """nca's `txt_no_fw_rules` lines `src => dst : connections`, merged per (source, destination).
+
+    Pairs of which neither end is in the release's namespace (CoreDNS and the internet) are left
+    out: no policy of ours is about them.
+    """
+    table: dict[tuple[str, str], set[str]] = {}
+    for line in output.splitlines():
+        if " => " not in line:
             continue
-        peers = rule.get(peer_key)
-        if not peers or any("podSelector" in p and _selects(p["podSelector"], peer) for p in peers):
-            return True
-    return False
+        pair, _, connections = line.partition(" : ")
+        source, _, destination = pair.partition(" => ")
+        if not (source.startswith("occupancy/") or destination.startswith("occupancy/")):
+            continue
+        key = (_endpoint(source.strip()), _endpoint(destination.strip()))
+        table.setdefault(key, set()).update(_connections(connections))
+    return table
 
 
-def _flow_allowed(policies: list[dict], source: dict, target: dict, port: int) -> bool:
-    """Both the source's egress and the target's ingress admit the flow (policies are additive)."""
-    egress = [p for p in policies if _selects(p["spec"]["podSelector"], source)]
-    ingress = [p for p in policies if _selects(p["spec"]["podSelector"], target)]
-    out_ok = any(_allows(p["spec"].get("egress") or [], "to", target, port) for p in egress)
-    in_ok = any(_allows(p["spec"].get("ingress") or [], "from", source, port) for p in ingress)
-    return (out_ok or not egress) and (in_ok or not ingress)
+def _covers(granted: str, connection: str) -> bool:
+    if granted == "all" or granted == connection:
+        return True
+    protocol, _, ports = granted.partition("/")
+    want_protocol, _, want_port = connection.partition("/")
+    if protocol != want_protocol or "-" not in ports:
+        return ports == "*" and protocol == want_protocol
+    low, high = ports.split("-")
+    return int(low) <= int(want_port) <= int(high)
 
 
-def test_network_policies_deny_by_default_and_allow_the_architecture(umbrella, step_pods) -> None:
-    policies = list(_by_kind(umbrella, "NetworkPolicy").values())
-    pods = _pod_labels(umbrella)
-    step = step_pods[0]["metadata"]["labels"]
-    needed = [
-        (pods["occ-api"], pods["occ-mlflow"], 5000),
-        (pods["occ-mlflow"], pods["occ-postgres"], 5432),
-        (pods["occ-mlflow"], pods["occ-minio"], 9000),
-        (pods["occ-airflow-scheduler"], pods["occ-postgres"], 5432),
-        (pods["occ-airflow-scheduler"], pods["occ-airflow-api-server"], 8080),
-        (pods["occ-airflow-api-server"], pods["occ-airflow-scheduler"], 8793),
-        (pods["occ-airflow-migrate-1"], pods["occ-postgres"], 5432),
-        (pods["occ-mlflow-migrate"], pods["occ-postgres"], 5432),
-        (pods["occ-minio-buckets"], pods["occ-minio"], 9000),
-        (step, pods["occ-minio"], 9000),
-        (step, pods["occ-mlflow"], 5000),
+def run_nca(objects: list[dict], workdir: Path) -> str:
+    """nca's connectivity map (one line per workload pair) of the objects in a cluster with DNS."""
+    rendered = workdir / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all([*CLUSTER, *objects], sort_keys=False))
+    done = subprocess.run(
+        [
+            tools.nca(),
+            "--connectivity",
+            "--resource_list",
+            str(rendered),
+            "--output_format",
+            "txt_no_fw_rules",
+            "--output_endpoints",
+            "deployments",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " => " in done.stdout, done.stdout + done.stderr
+    return done.stdout
+
+
+def _named_steps(step_pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    pods = []
+    for pod in step_pods:
+        pod = json.loads(json.dumps(pod))
+        pod["metadata"]["name"] = _step_name(pod)
+        pods.append(pod)
+    return pods
+
+
+def _connection_order(connection: str) -> tuple[str, int, str]:
+    protocol, _, port = connection.partition("/")
+    return (protocol, int(port) if port.isdigit() else -1, port)
+
+
+def _markdown(
+    actual: dict[tuple[str, str], set[str]], why: dict[tuple[str, str], str], raw: str
+) -> str:
+    lines = [
+        "# Connectivity the NetworkPolicies allow (nca, umbrella chart defaults + step pods)",
+        "",
+        f"`nca --connectivity` ({tools.NCA}); `{ANYWHERE}`: any address that is not a pod;",
+        f"`{OTHER_NS}`: any pod of another namespace (and cluster DNS). Everything else is denied.",
+        "",
+        "| source | destination | connections | why |",
+        "| --- | --- | --- | --- |",
     ]
-    for source, target, port in needed:
-        assert _flow_allowed(policies, source, target, port), (source, target, port)
+    for (source, destination), connections in sorted(actual.items()):
+        reason = why.get((source, destination), "**NOT EXPECTED**")
+        shown = " ".join(sorted(connections, key=_connection_order))
+        lines.append(f"| {source} | {destination} | {shown} | {reason} |")
+    lines += ["", "nca's own output:", "", "```", raw.strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def test_nca_connectivity_is_exactly_the_architecture(umbrella, step_pods, tmp_path) -> None:
+    pods = _named_steps(step_pods)
+    steps = tuple(sorted({pod["metadata"]["name"] for pod in pods}))
+    assert len(steps) == len(pods) == 8
+    raw = run_nca([*umbrella, *pods], tmp_path)
+    actual = parse_connectivity(raw)
+    needed, wider = expected_flows(steps)
+    expected = _table(needed + wider)
+    why: dict[tuple[str, str], str] = {}
+    for sources, destinations, _, reason in needed + wider:
+        for pair in ((s, d) for s in sources for d in destinations):
+            why[pair] = f"{why[pair]}; {reason}" if pair in why else reason
+    report = tools.ROOT / ".occupancy" / "results" / "connectivity.md"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(_markdown(actual, why, raw))
+
     forbidden = [
-        (pods["occ-api"], pods["occ-postgres"], 5432),  # the API only talks to MLflow
-        (pods["occ-api"], pods["occ-minio"], 9000),  # artifacts come through MLflow's proxy
-        (step, pods["occ-postgres"], 5432),  # steps never touch a database directly
-        (pods["occ-airflow-api-server"], pods["occ-minio"], 9000),
+        f"{source} => {destination} : {connection or 'anything'} ({reason})"
+        for source, destination, connection, reason in _forbidden(steps)
+        if (granted := actual.get((source, destination)))
+        and (connection is None or any(_covers(g, connection) for g in granted))
     ]
-    for source, target, port in forbidden:
-        assert not _flow_allowed(policies, source, target, port), (source, target, port)
+    diff = []
+    for pair in sorted(set(actual) | set(expected)):
+        for sign, more, than, meaning in (
+            ("+", actual, expected, "allowed, not expected"),
+            ("-", expected, actual, "needed, denied"),
+        ):
+            if delta := more.get(pair, set()) - than.get(pair, set()):
+                shown = " ".join(sorted(delta, key=_connection_order))
+                diff.append(f"{sign} {pair[0]} => {pair[1]} : {shown}   ({meaning})")
+    assert not forbidden and not diff, (
+        f"nca's connectivity differs from the architecture (full table: {report}):\n"
+        + "\n".join(["forbidden flows allowed:", *forbidden] if forbidden else [])
+        + ("\n" if forbidden else "")
+        + "\n".join(diff)
+    )
+
+
+def test_the_kubernetes_api_cidr_narrows_the_schedulers_egress(render, tmp_path) -> None:
+    objects = render.objects("occupancy", sets=("airflow.networkPolicy.kubeApiCidr=172.18.0.2/32",))
+    actual = parse_connectivity(run_nca(objects, tmp_path))
+    api_peers = {
+        (source, destination)
+        for (source, destination), granted in actual.items()
+        if any(_covers(g, c) for g in granted for c in ("TCP/443", "TCP/6443"))
+    }
+    assert api_peers == {(SCHEDULER, "172.18.0.2/32")}
+    assert {"TCP/443", "TCP/6443"} <= actual[(SCHEDULER, "172.18.0.2/32")]
 
 
 def test_checkov_finds_nothing_beyond_the_documented_skips(helm, render, tmp_path) -> None:

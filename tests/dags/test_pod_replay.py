@@ -15,7 +15,7 @@ for folder in ("e2e", "replay"):
     sys.path.insert(0, str(TESTS / folder))
 from engine import Cluster, Node, Pod  # noqa: E402  (tests/replay)
 from manifests import POD_SPEC, NotReplayedError, Release, check  # noqa: E402
-from pod_replay import render_step_pods  # noqa: E402  (tests/e2e)
+from pod_replay import STEP_TASKS, render_step_pods  # noqa: E402  (tests/e2e)
 
 STEP_ENV = {
     "OCCUPANCY_STEP_RUNNER": "kubernetes",
@@ -25,13 +25,7 @@ STEP_ENV = {
     "OCCUPANCY_STEP_SERVICE_ACCOUNT": "steps",
     "OCCUPANCY_MODEL_FAMILIES": "logreg",
 }
-STEPS = [
-    ("data_treatment_dag", "ingest"),
-    ("data_treatment_dag", "treat"),
-    ("train_pipeline_dag", "check_processed"),
-    ("train_pipeline_dag", "train"),
-    ("train_pipeline_dag", "promote"),
-]
+STEPS = STEP_TASKS
 
 
 @pytest.fixture(scope="module")

@@ -45,3 +45,27 @@ def render_step_pods(dag_id: str, task_id: str, env: dict[str, str]) -> list[dic
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# Every step task of the two DAGs, one per step kind: (dag id, task id).
+STEP_TASKS = (
+    ("data_treatment_dag", "ingest"),
+    ("data_treatment_dag", "treat"),
+    ("train_pipeline_dag", "check_processed"),
+    ("train_pipeline_dag", "train"),
+    ("train_pipeline_dag", "promote"),
+)
+
+
+def scheduler_step_env(objects: list[dict[str, Any]], scheduler: str) -> dict[str, str]:
+    """The `OCCUPANCY_*` values the chart gives the scheduler, which the DAG factory reads."""
+    (deployment,) = [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == scheduler
+    ]
+    env = {
+        e["name"]: e["value"]
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"].startswith("OCCUPANCY_") and "value" in e
+    }
+    assert env["OCCUPANCY_STEP_RUNNER"] == "kubernetes", env
+    return env

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from pod_replay import render_step_pods
 from stack import ROOT, Stack, http_json, log, start_stack, wait_for
@@ -165,17 +164,11 @@ def test_rest_triggered_pipeline_ends_with_a_champion(pipeline) -> None:
     assert float(tags["test_f1_macro"]) > 0.25
 
 
-def test_the_api_answers_a_real_listing_with_the_champion(pipeline, real_data_dir) -> None:
+def test_the_api_answers_a_real_listing_with_the_champion(pipeline, newark_listing) -> None:
     wait_for(
         "the API to load the champion", lambda: http_json(f"{API}/health/ready")[0] == 200, 180, 3
     )
-    raw = pd.read_csv(
-        real_data_dir / "newark_2025-09-30_listings.csv.gz",
-        dtype=str,
-        keep_default_na=False,
-        nrows=1,
-    )
-    listing = {k: v for k, v in raw.iloc[0].to_dict().items() if v != ""}
+    listing = newark_listing
     status, body = http_json(f"{API}/predict", method="POST", body={"listings": [listing]})
     assert status == 200, body
     assert body["model"]["name"] == MODEL

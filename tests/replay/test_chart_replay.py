@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pandas as pd
 import pytest
 import substitutions
 from engine import Cluster, Node, log
@@ -206,17 +205,11 @@ def test_mlflow_answers_a_port_forward_on_any_local_port(cluster, pipeline) -> N
 
 
 def test_the_api_predicts_a_real_listing_through_its_service_name(
-    cluster, pipeline, real_data_dir: Path
+    cluster, pipeline, newark_listing: dict[str, str]
 ) -> None:
     api = _pod(cluster, f"Deployment/{RELEASE}-api")
     wait_for("the API to load the champion and turn ready", lambda: api.ready, 300, 2)
-    raw = pd.read_csv(
-        real_data_dir / "newark_2025-09-30_listings.csv.gz",
-        dtype=str,
-        keep_default_na=False,
-        nrows=1,
-    )
-    listing = {k: v for k, v in raw.iloc[0].to_dict().items() if v != ""}
+    listing = newark_listing
     client = (
         "import json, sys, urllib.request\n"
         f"request = urllib.request.Request('http://{RELEASE}-api.{NAMESPACE}.svc.cluster.local:8000"
@@ -256,28 +249,13 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
     cluster, pipeline, airflow_home, rendered
 ) -> None:
     """ingest, treat, check, train (one family) and promote of a new run, each a pod."""
-    from pod_replay import render_step_pods
+    from pod_replay import STEP_TASKS, render_step_pods, scheduler_step_env
 
-    (scheduler,) = [
-        o for o in rendered
-        if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-airflow-scheduler"
-    ]  # fmt: skip
-    env = {
-        e["name"]: e["value"]
-        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
-        if e["name"].startswith("OCCUPANCY_") and "value" in e
-    }
-    assert env["OCCUPANCY_STEP_RUNNER"] == "kubernetes"
+    env = scheduler_step_env(rendered, f"{RELEASE}-airflow-scheduler")
     env["OCCUPANCY_MODEL_FAMILIES"] = "logreg"  # one training pod is enough to prove the kind
     run_id = "replay-steps-1"
     replay: Cluster = cluster["cluster"]
-    for dag_id, task_id in (
-        ("data_treatment_dag", "ingest"),
-        ("data_treatment_dag", "treat"),
-        ("train_pipeline_dag", "check_processed"),
-        ("train_pipeline_dag", "train"),
-        ("train_pipeline_dag", "promote"),
-    ):
+    for dag_id, task_id in STEP_TASKS:
         (rendered_pod,) = render_step_pods(dag_id, task_id, env)
         pod, summary = run_step_pod(replay, rendered_pod, {"--run-id": run_id, "--raw": ""})
         assert summary["run_id"] == run_id, summary
