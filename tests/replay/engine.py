@@ -402,6 +402,8 @@ class Cluster:
                     pod.restart_policy == "OnFailure" and state.exit_code != 0
                 ):
                     self._back_off(pod, state)
+                    if pod.stop.is_set():  # deleted while backing off
+                        return
                     self._start_container(pod, state, mounts)
             if all(s.exit_code is not None for s in states):
                 failed = [s for s in states if s.exit_code != 0]
