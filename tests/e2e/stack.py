@@ -201,7 +201,8 @@ class Stack:
         self.compose("down", "--volumes", "--remove-orphans", timeout=300, check=False)
 
 
-def start_stack(workdir: Path, rows: int) -> Stack:
+def build_stack(workdir: Path, rows: int) -> Stack:
+    """Docker, the compose plugin and the images (offline stand-ins when no registry answers)."""
     started = time.monotonic()
     ensure_docker()
     ensure_compose()
@@ -218,6 +219,11 @@ def start_stack(workdir: Path, rows: int) -> Stack:
     started = time.monotonic()
     stack.compose("build", timeout=1800)
     stack.timings["build_s"] = time.monotonic() - started
+    return stack
+
+
+def start_stack(workdir: Path, rows: int) -> Stack:
+    stack = build_stack(workdir, rows)
     stack.down()  # leftovers of an interrupted earlier run
     log("starting the stack")
     started = time.monotonic()

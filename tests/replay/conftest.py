@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,12 @@ from substitutions import NAMESPACE, RELEASE, TAG  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def docker_images() -> bool:
-    """Docker up and the images built as `make e2e` builds them; True when offline."""
-    stack.ensure_docker()
-    stack.ensure_compose()
-    offline = not stack.registry_reachable()
-    if offline:
-        stack.ensure_offline_base()
-    files = ["docker-compose.yml", *(["docker-compose.offline.yml"] if offline else [])]
-    env_file = ROOT / ".occupancy" / "replay-build.env"
-    env_file.parent.mkdir(parents=True, exist_ok=True)
-    built = stack.Stack(env_file, stack.random_env(env_file, 1), files, offline)
-    started = time.monotonic()
-    stack.log("building the images (cached after `make e2e`)")
-    built.compose("build", timeout=1800)
-    stack.log(f"images ready in {time.monotonic() - started:.0f} s")
-    return offline
+def docker_images(tmp_path_factory: pytest.TempPathFactory) -> bool:
+    """Docker up and the images built as `make e2e` builds them (cached after it); True when
+    offline, where the stand-ins replace the PostgreSQL and MinIO images."""
+    built = stack.build_stack(tmp_path_factory.mktemp("images"), rows=1)
+    stack.log(f"images ready in {built.timings['build_s']:.0f} s")
+    return built.offline
 
 
 @pytest.fixture(scope="session")

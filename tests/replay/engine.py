@@ -26,7 +26,6 @@ joined to it (`--network container:`). What each field becomes:
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -363,8 +362,7 @@ class Cluster:
         for state in states:
             self._start_container(pod, state, mounts)
         probes = [
-            threading.Thread(target=self._probe_loop, args=(pod, s, mounts), daemon=True)
-            for s in states
+            threading.Thread(target=self._probe_loop, args=(pod, s), daemon=True) for s in states
         ]
         for thread in probes:
             thread.start()
@@ -418,10 +416,15 @@ class Cluster:
         pod.stop.wait(delay)
 
     def _kill(self, pod: Pod, states: list[ContainerState]) -> None:
-        grace = str(pod.spec.get("terminationGracePeriodSeconds", 30))
         for state in states:
-            if state.docker_name:
-                docker("stop", "-t", grace, state.docker_name, timeout=400, check_rc=False)
+            self._stop_container(pod, state)
+
+    @staticmethod
+    def _stop_container(pod: Pod, state: ContainerState) -> None:
+        """SIGTERM, then SIGKILL after the pod's grace period, as the kubelet stops a container."""
+        if state.docker_name:
+            grace = str(pod.spec.get("terminationGracePeriodSeconds", 30))
+            docker("stop", "-t", grace, state.docker_name, timeout=400, check_rc=False)
 
     def stop_pod(self, pod: Pod) -> None:
         pod.stop.set()
@@ -734,7 +737,7 @@ class Cluster:
 
     # -- probes -------------------------------------------------------------------------------
 
-    def _probe_loop(self, pod: Pod, state: ContainerState, mounts: dict[str, Any]) -> None:
+    def _probe_loop(self, pod: Pod, state: ContainerState) -> None:
         spec = state.spec
         startup, readiness, liveness = (
             spec.get("startupProbe"), spec.get("readinessProbe"), spec.get("livenessProbe")
@@ -790,8 +793,7 @@ class Cluster:
 
     def _probe_restart(self, pod: Pod, state: ContainerState, why: str) -> None:
         pod.event(f"container {state.spec['name']}: {why}; killing it")
-        grace = str(pod.spec.get("terminationGracePeriodSeconds", 30))
-        docker("stop", "-t", grace, state.docker_name, timeout=400, check_rc=False)
+        self._stop_container(pod, state)
 
     def _probe(self, pod: Pod, state: ContainerState, probe: dict[str, Any]) -> tuple[bool, str]:
         timeout = probe.get("timeoutSeconds", 1)
@@ -869,7 +871,3 @@ def _own(path: Path, fs_group: int | None) -> None:
         return
     os.chown(path, 0, fs_group)
     path.chmod(0o2777)
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True)
