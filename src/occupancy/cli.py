@@ -115,7 +115,7 @@ def train(
     ],
 ) -> None:
     """Fit one model family and log it as an MLflow child run."""
-    from occupancy.training.train import run_train
+    from occupancy.steps.train import run_train
 
     _emit(run_train(get_settings(), run_id, model))
 
@@ -124,7 +124,7 @@ def train(
 @_friendly
 def promote(run_id: RunId) -> None:
     """Pick the best family, gate it against the champion, register and move the alias."""
-    from occupancy.training.promote import run_promote
+    from occupancy.steps.promote import run_promote
 
     _emit(run_promote(get_settings(), run_id))
 

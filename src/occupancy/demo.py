@@ -42,7 +42,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Generate data if needed, run both DAGs through Airflow, summarize, optionally serve."""
     from occupancy.orchestration import run_dags
-    from occupancy.training.promote import pipeline_outcome
+    from occupancy.steps.promote import pipeline_outcome
 
     started = time.perf_counter()
     if raw is None:

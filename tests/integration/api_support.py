@@ -24,7 +24,7 @@ def publish_with_id(
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from occupancy.training.train import log_pipeline_model
+    from occupancy.registry.artifacts import log_pipeline_model
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri, tracking_uri)
@@ -39,14 +39,14 @@ def publish_with_id(
         else client.create_experiment("api-tests", artifact_location=location)
     )
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        info = log_pipeline_model(mlflow, model, example)
+        model_id = log_pipeline_model(model, example)
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
     version = client.create_model_version(
-        name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+        name, source=f"models:/{model_id}", run_id=run.info.run_id, model_id=model_id
     )
     client.set_registered_model_alias(name, alias, version.version)
-    return str(version.version), str(info.model_id)
+    return str(version.version), model_id
 
 
 def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:

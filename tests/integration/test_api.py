@@ -15,11 +15,12 @@ from occupancy.api.app import create_app
 from occupancy.config import Settings
 from occupancy.lake import Lake
 from occupancy.registry import Registry
+from occupancy.run_layout import RunLayout
 from occupancy.steps.ingest import run_ingest
+from occupancy.steps.promote import run_promote
+from occupancy.steps.train import run_train
 from occupancy.steps.treat import run_treat
 from occupancy.training.dataset import load_processed
-from occupancy.training.promote import run_promote
-from occupancy.training.train import run_train
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def trained(tmp_path_factory, real_data_dir) -> dict:
     for family in ("logreg", "hgb"):
         run_train(settings, "api-1", family)
     run_promote(settings, "api-1")
-    data = load_processed(Lake(settings.lake_uri), "api-1", 10**6, 42)
+    data = load_processed(RunLayout(Lake(settings.lake_uri), "api-1"), 10**6, 42)
     raw = pd.read_csv(
         real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
     )

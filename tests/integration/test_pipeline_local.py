@@ -11,10 +11,10 @@ from occupancy.config import Settings
 from occupancy.predict import run_predict
 from occupancy.registry import Registry
 from occupancy.steps.ingest import run_ingest
+from occupancy.steps.promote import run_promote
+from occupancy.steps.train import run_train
 from occupancy.steps.treat import run_treat
 from occupancy.training.models import FAMILIES
-from occupancy.training.promote import run_promote
-from occupancy.training.train import run_train
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from occupancy.data.parsing import records_to_raw_strings
 from occupancy.data.rows import Raw, clean_rows
 from occupancy.data.schema import CLASSES
 from occupancy.errors import OccupancyError
+from occupancy.registry import Registry
 
 log = logging.getLogger(__name__)
 # Above this many listings the vectorized scikit-learn path is as fast and is used instead.
@@ -155,6 +155,7 @@ class ModelHolder:
         self.last_error: str | None = None
         self.last_check_at: str | None = None
         self._on_reload = on_reload or (lambda outcome: None)
+        self._registry: Registry | None = None
         self._lock = threading.Lock()  # one check at a time (poller and POST /model/reload)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,10 +201,14 @@ class ModelHolder:
             self._on_reload(outcome)
             return outcome
 
-    def _refresh(self) -> str:
-        from occupancy.registry import Registry
+    def _connected(self) -> Registry:
+        """The holder's one registry, opened on first use (MLflow may be down at start-up)."""
+        if self._registry is None:
+            self._registry = Registry(self.settings)
+        return self._registry
 
-        registry = Registry(self.settings)
+    def _refresh(self) -> str:
+        registry = self._connected()
         version = registry.champion()
         if version is None:
             raise LookupError(
@@ -221,16 +226,9 @@ class ModelHolder:
         log.info("serving %s v%s", candidate.name, candidate.version)
         return "loaded"
 
-    def _load(self, registry: Any, version: Any) -> tuple[ServedModel, pd.DataFrame | None]:
-        import mlflow
-        from mlflow.models import Model
-
-        uri = f"models:/{self.settings.model_name}/{version.version}"
+    def _load(self, registry: Registry, version: Any) -> tuple[ServedModel, pd.DataFrame | None]:
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="occupancy-model-") as tmp:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-            model = mlflow.sklearn.load_model(local)
-            example = Model.load(local).load_input_example(local)
+        loaded = registry.load_version(str(version.version))
         tags = dict(version.tags or {})
         served = ServedModel(
             name=self.settings.model_name,
@@ -240,10 +238,15 @@ class ModelHolder:
                 timespec="seconds"
             ),
             metrics={k: _number(v) for k, v in tags.items() if k.endswith("f1_macro")},
-            model=model,
+            model=loaded.model,
         )
-        log.info("loaded %s in %.1f s", uri, time.perf_counter() - started)
-        return served, example if isinstance(example, pd.DataFrame) else None
+        log.info(
+            "loaded %s v%s in %.1f s",
+            self.settings.model_name,
+            version.version,
+            time.perf_counter() - started,
+        )
+        return served, loaded.example
 
 
 def _number(value: str) -> float | str:

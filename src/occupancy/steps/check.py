@@ -10,17 +10,14 @@ from typing import Any
 
 from occupancy.config import Settings
 from occupancy.errors import NotFoundError
-from occupancy.lake import Lake
-from occupancy.steps.layout import check_run_id, processed_prefix
-from occupancy.training.dataset import processed_manifest
+from occupancy.run_layout import LISTINGS, open_run
 
 
 def run_check(settings: Settings, run_id: str) -> dict[str, Any]:
     """The processed manifest of run `run_id`, after checking that what it names exists."""
-    check_run_id(run_id)
-    lake = Lake(settings.lake_uri)
-    manifest = processed_manifest(lake, run_id)
-    if not lake.exists(f"{processed_prefix(run_id)}/listings.parquet"):
+    run = open_run(settings, run_id)
+    manifest = run.processed_manifest()
+    if not run.processed.exists(LISTINGS):
         raise NotFoundError(
             f"run {run_id}'s manifest names {manifest.get('data')}, which is missing: "
             "rerun the treat step"

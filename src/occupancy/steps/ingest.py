@@ -25,8 +25,8 @@ from occupancy.data.schema import ID_COLUMN, RAW_COLUMNS, REQUIRED_FOR_TRAINING,
 from occupancy.data.validate import validate_rows
 from occupancy.digest import file_digest
 from occupancy.errors import DataError, QualityError
-from occupancy.lake import Lake, local_workdir
-from occupancy.steps.layout import MANIFEST, check_run_id, ingest_prefix
+from occupancy.lake import local_workdir
+from occupancy.run_layout import LISTINGS, QUARANTINE, open_run
 
 log = logging.getLogger(__name__)
 _PROGRESS_ROWS = 100_000
@@ -111,18 +111,15 @@ class _SnapshotWriter:
 
 def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> dict[str, Any]:
     """Validate `raw_uri` (default OCCUPANCY_RAW_URI) and publish the snapshot of run `run_id`."""
-    check_run_id(run_id)
-    lake = Lake(settings.lake_uri)
-    prefix = ingest_prefix(run_id)
-    if lake.exists(f"{prefix}/{MANIFEST}"):
-        log.info("ingest of run %s already published; nothing to do", run_id)
-        return {**lake.read_json(f"{prefix}/{MANIFEST}"), "reused": True}
+    outputs = open_run(settings, run_id).ingest
+    if (published := outputs.reuse()) is not None:
+        return published
 
     source_uri = raw_uri or settings.raw_uri
     started = time.perf_counter()
     with local_workdir() as work, open_listings_csv(source_uri, REQUIRED_FOR_TRAINING) as source:
-        snapshot_path = work / "listings.parquet"
-        quarantine = _Quarantine(work / "quarantine.csv")
+        snapshot_path = work / LISTINGS
+        quarantine = _Quarantine(work / QUARANTINE)
         rows_read = 0
         seen_ids: set[int] = set()
         try:
@@ -148,17 +145,17 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
         if rows_read == 0:
             raise DataError(f"{source_uri} has a header but no data rows")
         # Keep the evidence even when failing; without a manifest nothing is published.
-        lake.upload(quarantine.path, f"{prefix}/quarantine.csv")
+        quarantine_uri = outputs.upload(quarantine.path, QUARANTINE)
         bad_fraction = quarantine.count / rows_read
         if bad_fraction > settings.max_bad_row_fraction:
             raise QualityError(
                 f"{quarantine.count:,} of {rows_read:,} rows ({bad_fraction:.1%}) in {source_uri} "
                 f"are invalid, more than the allowed {settings.max_bad_row_fraction:.0%} "
                 f"(OCCUPANCY_MAX_BAD_ROW_FRACTION); first: {quarantine.first}; all reasons in "
-                f"{lake.uri(f'{prefix}/quarantine.csv')}"
+                f"{quarantine_uri}"
             )
 
-        lake.upload(snapshot_path, f"{prefix}/listings.parquet")
+        snapshot_uri = outputs.upload(snapshot_path, LISTINGS)
         summary = {
             "step": "ingest",
             "run_id": run_id,
@@ -168,10 +165,10 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
             "rows_quarantined": quarantine.count,
             "quarantined_by_column": dict(quarantine.by_column.most_common()),
             "columns": len(source.columns),
-            "snapshot": lake.uri(f"{prefix}/listings.parquet"),
-            "quarantine": lake.uri(f"{prefix}/quarantine.csv"),
+            "snapshot": snapshot_uri,
+            "quarantine": quarantine_uri,
             "digest": file_digest(snapshot_path),
             "seconds": round(time.perf_counter() - started, 2),
         }
-    lake.write_json(f"{prefix}/{MANIFEST}", summary)  # published: the manifest comes last
+    outputs.publish(summary)
     return summary

@@ -29,15 +29,9 @@ from occupancy.data.schema import (
     is_leakage_column,
 )
 from occupancy.digest import file_digest
-from occupancy.errors import DataError, NotFoundError
-from occupancy.lake import Lake, local_workdir
-from occupancy.steps.layout import (
-    LATEST_PROCESSED,
-    MANIFEST,
-    check_run_id,
-    ingest_prefix,
-    processed_prefix,
-)
+from occupancy.errors import DataError
+from occupancy.lake import local_workdir
+from occupancy.run_layout import LISTINGS, REPORT, open_run
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 100_000
@@ -57,29 +51,23 @@ PROCESSED_SCHEMA = pa.schema(
 
 def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
     """Turn run `run_id`'s ingested snapshot into the published training table."""
-    check_run_id(run_id)
-    lake = Lake(settings.lake_uri)
-    prefix = processed_prefix(run_id)
-    if lake.exists(f"{prefix}/{MANIFEST}"):
-        log.info("treat of run %s already published; nothing to do", run_id)
-        return {**lake.read_json(f"{prefix}/{MANIFEST}"), "reused": True}
-    if not lake.exists(f"{ingest_prefix(run_id)}/{MANIFEST}"):
-        raise NotFoundError(
-            f"run {run_id} has no ingested data at {lake.uri(ingest_prefix(run_id))}: "
-            f"run `occupancy step ingest --run-id {run_id}` first"
-        )
+    run = open_run(settings, run_id)
+    outputs = run.processed
+    if (published := outputs.reuse()) is not None:
+        return published
+    run.ingest_manifest()
 
     started = time.perf_counter()
     classes: Counter[tuple[str, str]] = Counter()
     missing: Counter[str] = Counter()
     rows = 0
     with local_workdir() as work:
-        snapshot = lake.download(f"{ingest_prefix(run_id)}/listings.parquet", work / "raw.parquet")
+        snapshot = run.ingest.download(LISTINGS, work / "raw.parquet")
         parquet = pq.ParquetFile(snapshot)
         present = set(parquet.schema_arrow.names)
         excluded = sorted(name for name in present if is_leakage_column(name))
         needed = [name for name in REQUIRED_FOR_TRAINING if name in present]
-        out_path = work / "listings.parquet"
+        out_path = work / LISTINGS
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=needed)
         with pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as writer:
             for frame in ordered_map(_treat_batch, batches):
@@ -94,15 +82,15 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         _check_trainable(classes, rows)
         digest = file_digest(out_path)
         report = _report(run_id, rows, classes, missing, excluded)
-        lake.upload(out_path, f"{prefix}/listings.parquet")
-        lake.write_json(f"{prefix}/report.json", report)
+        data_uri = outputs.upload(out_path, LISTINGS)
+        report_uri = outputs.write_json(REPORT, report)
 
     summary = {
         "step": "treat",
         "run_id": run_id,
         "rows": rows,
-        "data": lake.uri(f"{prefix}/listings.parquet"),
-        "report": lake.uri(f"{prefix}/report.json"),
+        "data": data_uri,
+        "report": report_uri,
         "digest": digest,
         "split_rows": {
             split: sum(n for (s, _), n in classes.items() if s == split)
@@ -110,11 +98,8 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         },
         "seconds": round(time.perf_counter() - started, 2),
     }
-    lake.write_json(f"{prefix}/{MANIFEST}", summary)
-    lake.write_json(
-        LATEST_PROCESSED,
-        {"run_id": run_id, "manifest": lake.uri(f"{prefix}/{MANIFEST}"), "digest": digest},
-    )
+    outputs.publish(summary)
+    run.point_latest_processed(digest)
     return summary
 
 

@@ -10,9 +10,8 @@ import pyarrow.parquet as pq
 
 from occupancy.data.clean import MODEL_INPUT_COLUMNS
 from occupancy.data.schema import SPLIT_COLUMN, TARGET_COLUMN
-from occupancy.errors import NotFoundError
-from occupancy.lake import Lake, local_workdir
-from occupancy.steps.layout import MANIFEST, processed_prefix
+from occupancy.lake import local_workdir
+from occupancy.run_layout import LISTINGS, RunLayout
 
 
 @dataclass(frozen=True)
@@ -21,6 +20,7 @@ class Processed:
 
     manifest: dict[str, Any]
     frames: dict[str, pd.DataFrame]
+    uri: str  # where the table lives in the lake (dataset lineage)
 
     def X(self, split: str) -> pd.DataFrame:  # noqa: N802 - X is the conventional name
         """Model inputs of a split."""
@@ -31,24 +31,11 @@ class Processed:
         return self.frames[split][TARGET_COLUMN]
 
 
-def processed_manifest(lake: Lake, run_id: str) -> dict[str, Any]:
-    """The published manifest of run `run_id`'s processed table, or a NotFoundError saying why."""
-    prefix = processed_prefix(run_id)
-    if not lake.exists(f"{prefix}/{MANIFEST}"):
-        raise NotFoundError(
-            f"run {run_id} has no processed data at {lake.uri(prefix)}: run data_treatment_dag "
-            f"(or `occupancy step treat --run-id {run_id}`) for this run first"
-        )
-    manifest: dict[str, Any] = lake.read_json(f"{prefix}/{MANIFEST}")
-    return manifest
-
-
-def load_processed(lake: Lake, run_id: str, max_train_rows: int, seed: int) -> Processed:
-    """Read run `run_id`'s processed table; cap the train split with a deterministic sample."""
-    prefix = processed_prefix(run_id)
-    manifest = processed_manifest(lake, run_id)
+def load_processed(run: RunLayout, max_train_rows: int, seed: int) -> Processed:
+    """Read a run's processed table; cap the train split with a deterministic sample."""
+    manifest = run.processed_manifest()
     with local_workdir() as work:
-        path = lake.download(f"{prefix}/listings.parquet", work / "listings.parquet")
+        path = run.processed.download(LISTINGS, work / LISTINGS)
         table = pq.read_table(path).to_pandas()
     frames = {split: part.reset_index(drop=True) for split, part in table.groupby(SPLIT_COLUMN)}
     train = frames.get("train", table.iloc[:0])
@@ -56,4 +43,4 @@ def load_processed(lake: Lake, run_id: str, max_train_rows: int, seed: int) -> P
         frames["train"] = train.sample(n=max_train_rows, random_state=seed).reset_index(drop=True)
     for split in ("train", "valid", "test"):
         frames.setdefault(split, table.iloc[:0])
-    return Processed(manifest, frames)
+    return Processed(manifest, frames, run.processed.uri(LISTINGS))

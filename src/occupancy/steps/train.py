@@ -11,7 +11,6 @@ import json
 import logging
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +18,25 @@ from threadpoolctl import threadpool_limits
 
 from occupancy.config import Settings
 from occupancy.errors import ConfigError
-from occupancy.lake import Lake
 from occupancy.provenance import git_sha
-from occupancy.registry import FAMILY_TAG, MODEL_ID_TAG, ROLE_TAG, RUN_ID_TAG, Registry
-from occupancy.steps.layout import check_run_id, processed_prefix
+from occupancy.registry import FAMILY_TAG, ROLE_TAG, RUN_ID_TAG, FamilyRun, Registry
+from occupancy.run_layout import open_run
 from occupancy.training import evaluate
 from occupancy.training.dataset import Processed, load_processed
 from occupancy.training.models import FAMILIES, Family
 
 log = logging.getLogger(__name__)
-_MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy")
 
 
 def run_train(settings: Settings, run_id: str, family_name: str) -> dict[str, Any]:
     """Train model family `family_name` for pipeline run `run_id` (idempotent per run and family)."""
-    check_run_id(run_id)
+    run = open_run(settings, run_id)
     family = FAMILIES.get(family_name)
     if family is None:
         raise ConfigError(
             f"unknown model family {family_name!r}: choose one of {', '.join(FAMILIES)}"
         )
-    lake = Lake(settings.lake_uri)
-    data = load_processed(lake, run_id, settings.max_train_rows, settings.seed)
+    data = load_processed(run, settings.max_train_rows, settings.seed)
     registry = Registry(settings)
     parent_id = registry.parent_run(run_id)
     done = registry.finished_child(parent_id, family.name)
@@ -57,22 +53,12 @@ def run_train(settings: Settings, run_id: str, family_name: str) -> dict[str, An
     # HistGradientBoosting fits up to 100x slower; the forest still uses all cores via joblib.
     with threadpool_limits(limits=1):
         best_model, best_params, search = _search(family, data, settings.seed)
-    mlflow = registry.mlflow
-    with mlflow.start_run(
-        experiment_id=registry.experiment_id,
-        run_name=family.name,
-        parent_run_id=parent_id,
-        tags={
-            RUN_ID_TAG: run_id,
-            FAMILY_TAG: family.name,
-            ROLE_TAG: "family",
-            "git_sha": git_sha(),
-        },
-    ) as active:
+    tags = {RUN_ID_TAG: run_id, FAMILY_TAG: family.name, ROLE_TAG: "family", "git_sha": git_sha()}
+    with registry.family_run(parent_id, family.name, tags) as active:
         metrics = _log_run(
-            mlflow, lake, run_id, family, data, best_model, best_params, search, settings.seed
+            active, run_id, family, data, best_model, best_params, search, settings.seed
         )
-    return _summary(run_id, family.name, active.info.run_id, metrics, reused=False)
+    return _summary(run_id, family.name, active.id, metrics, reused=False)
 
 
 def _search(
@@ -99,8 +85,7 @@ def _search(
 
 
 def _log_run(
-    mlflow: Any,
-    lake: Lake,
+    active: FamilyRun,
     run_id: str,
     family: Family,
     data: Processed,
@@ -116,20 +101,20 @@ def _log_run(
     metrics.update(evaluate.predict_latency_ms(model, X_valid))
     for i, point in enumerate(search):
         metrics[f"search_{i}_val_f1_macro"] = point["val_f1_macro"]
-    mlflow.log_params(
+    active.log_params(
         {"family": family.name, "seed": seed, "train_rows": len(data.frames["train"]), **params}
     )
-    mlflow.log_params({"search_grid": json.dumps([p["params"] for p in search], default=str)})
-    mlflow.log_metrics(metrics)
+    active.log_params({"search_grid": json.dumps([p["params"] for p in search], default=str)})
+    active.log_metrics(metrics)
 
     digest = data.manifest["digest"]
-    dataset_uri = lake.uri(f"{processed_prefix(run_id)}/listings.parquet")
-    sample = data.frames["train"].head(1000)
-    dataset = mlflow.data.from_pandas(
-        sample, source=dataset_uri, name=f"occupancy-{run_id}", digest=digest
+    dataset_uri = data.uri
+    active.log_dataset(
+        data.frames["train"].head(1000),
+        source=dataset_uri,
+        name=f"occupancy-{run_id}",
+        digest=digest,
     )
-    mlflow.log_input(dataset, context="training")
-    mlflow.set_tag("data_digest", digest)
 
     importance = evaluate.input_importance(model, X_valid, y_valid, seed)
     with tempfile.TemporaryDirectory(prefix="occupancy-artifacts-") as tmp:
@@ -157,32 +142,9 @@ def _log_run(
             family.name, params, metrics, data_info, list(importance.head(10).index)
         )
         (out / "model_card.md").write_text(card)
-        mlflow.log_artifacts(str(out))
-    info = log_pipeline_model(mlflow, model, X_valid)
-    mlflow.set_tag(MODEL_ID_TAG, info.model_id)  # promotion registers exactly this logged model
+        active.log_artifacts(out)
+    active.log_model(model, X_valid)  # promotion registers exactly this logged model
     return metrics
-
-
-def log_pipeline_model(mlflow: Any, model: Any, X_valid: Any) -> Any:
-    """Log a fitted pipeline in the active run with skops (no pickle), signature and input example."""
-    import skops.io as sio
-    from mlflow.models import infer_signature
-
-    # Fifty validation rows: the API checks every new version (and its fast path) on them.
-    example = X_valid.head(50)
-    # Pinned from this environment: MLflow's own inference re-imports the model in a subprocess.
-    requirements = [f"{name}=={version(name)}" for name in _MODEL_REQUIREMENTS]
-    trusted = sio.get_untrusted_types(data=sio.dumps(model))
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        pip_requirements=requirements,
-    )
-    return info
 
 
 def _summary(

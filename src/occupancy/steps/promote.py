@@ -13,20 +13,18 @@ from typing import Any
 
 from occupancy.config import Settings
 from occupancy.errors import NotFoundError, OccupancyError
-from occupancy.lake import Lake
 from occupancy.provenance import git_sha
-from occupancy.registry import FAMILY_TAG, MODEL_ID_TAG, RUN_ID_TAG, Registry
-from occupancy.steps.layout import check_run_id
+from occupancy.registry import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, RUN_ID_TAG, Registry
+from occupancy.run_layout import open_run
 from occupancy.training import evaluate
 from occupancy.training.dataset import load_processed
 
 log = logging.getLogger(__name__)
-DECISION_TAG = "promotion.decision"
 
 
 def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
     """Decide whether run `run_id`'s best model becomes the champion (idempotent per run id)."""
-    check_run_id(run_id)
+    run = open_run(settings, run_id)
     registry = Registry(settings)
     parent_id = registry.parent_run(run_id, create=False)
     recorded = registry.run(parent_id).data.tags
@@ -48,7 +46,7 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
         len(children),
     )
 
-    data = load_processed(Lake(settings.lake_uri), run_id, settings.max_train_rows, settings.seed)
+    data = load_processed(run, settings.max_train_rows, settings.seed)
     X_test, y_test = data.X("test"), data.y("test")
     model_id = best.data.tags[MODEL_ID_TAG]
     challenger_uri = f"models:/{model_id}"
@@ -84,8 +82,7 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
             )
         registry.set_alias(str(version.version))
         tags["promotion.version"] = str(version.version)
-    registry.client.log_batch(parent_id, metrics=[_metric(k, v) for k, v in test_metrics.items()])
-    registry.set_run_tags(parent_id, tags)  # recorded last: the step is done
+    registry.record_decision(parent_id, test_metrics, tags)
     return _summary(run_id, tags, reused=False)
 
 
@@ -100,9 +97,9 @@ def _decide(
             f"no {registry.settings.model_alias} yet; challenger test macro-F1 {challenger_f1:.4f}",
             None,
         )
-    alias_uri = f"models:/{registry.settings.model_name}@{registry.settings.model_alias}"
     try:
-        champion_f1 = evaluate.macro_f1(y_test, registry.load_model(alias_uri).predict(X_test))
+        champion_model = registry.load_model(registry.champion_uri)
+        champion_f1 = evaluate.macro_f1(y_test, champion_model.predict(X_test))
     except (OccupancyError, ValueError, KeyError, TypeError) as exc:
         return (
             True,
@@ -126,14 +123,6 @@ def _decide(
         ),
         champion_f1,
     )
-
-
-def _metric(key: str, value: float) -> Any:
-    import time
-
-    from mlflow.entities import Metric
-
-    return Metric(key, value, int(time.time() * 1000), 0)
 
 
 def _summary(run_id: str, tags: dict[str, str], reused: bool) -> dict[str, Any]:

@@ -1,75 +1,40 @@
-"""The only module that talks to MLflow: runs, logged models, the registry and the alias.
-
-Pipeline runs map to MLflow like this: one parent run per pipeline run id (tag
-`occupancy.run_id`), one child run per model family (tag `occupancy.family`), one registered
-version per promoted challenger, and the alias (default `@champion`) on the version being served.
-"""
+"""`Registry`: the product's experiment, pipeline and family runs, registered versions, the alias."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
-import urllib.error
-import urllib.request
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from occupancy.config import Settings
 from occupancy.errors import NotFoundError, RegistryError
+from occupancy.registry import artifacts, environment
+from occupancy.registry.family_run import FamilyRun
+from occupancy.registry.tags import FAMILY_TAG, ROLE_TAG, RUN_ID_TAG
 
 log = logging.getLogger(__name__)
-
-RUN_ID_TAG = "occupancy.run_id"
-MODEL_ID_TAG = "occupancy.model_id"
-FAMILY_TAG = "occupancy.family"
-ROLE_TAG = "occupancy.role"
-
-# MLflow retries an unreachable server for minutes by default; a step should fail in seconds.
-_CLIENT_ENV_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-    # Models here come from our own registry; MLflow 3.17 refuses to deserialize any sklearn
-    # model (skops included) unless this is set. Operators can still set it to false.
-    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
-    # Steps print their own progress; MLflow's INFO chatter would drown it.
-    "MLFLOW_LOGGING_LEVEL": "ERROR",
-}
-
-
-def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, with one sentence, when an MLflow server does not answer."""
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
-    url = f"{tracking_uri.rstrip('/')}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RegistryError(
-            f"cannot reach MLflow at {tracking_uri} ({reason}): check MLFLOW_TRACKING_URI and that "
-            "the tracking server is running"
-        ) from None
 
 
 class Registry:
     """MLflow access for one process, configured from Settings."""
 
     def __init__(self, settings: Settings) -> None:
-        for key, value in _CLIENT_ENV_DEFAULTS.items():
-            os.environ.setdefault(key, value)
-        check_reachable(settings.mlflow_tracking_uri)
-        import mlflow
+        environment.check_reachable(settings.mlflow_tracking_uri)
         from mlflow.tracking import MlflowClient
 
         self.settings = settings
-        self.mlflow = mlflow
         if settings.is_local_tracking:
             settings.home.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+        environment.configure(settings.mlflow_tracking_uri)
         self.client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+    @property
+    def champion_uri(self) -> str:
+        """`models:/<name>@<alias>`: the version being served."""
+        return f"models:/{self.settings.model_name}@{self.settings.model_alias}"
 
     @functools.cached_property
     def experiment_id(self) -> str:
@@ -155,10 +120,32 @@ class Registry:
         """One run by its MLflow id."""
         return self._call("read a run", self.client.get_run, mlflow_run_id)
 
-    def set_run_tags(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
-        """Tag a run (used to record promotion decisions on the parent)."""
+    @contextmanager
+    def family_run(self, parent_id: str, name: str, tags: dict[str, str]) -> Iterator[FamilyRun]:
+        """A child run of `parent_id`, active while the block logs into it; FINISHED on success."""
+        import mlflow
+
+        environment.configure(self.settings.mlflow_tracking_uri)  # the fluent API reads the global
+        with mlflow.start_run(
+            experiment_id=self.experiment_id, run_name=name, parent_run_id=parent_id, tags=tags
+        ) as active:
+            yield FamilyRun(active.info.run_id)
+
+    def record_decision(
+        self, parent_id: str, metrics: dict[str, float], tags: dict[str, str]
+    ) -> None:
+        """Metrics, then tags, on a pipeline's parent run: the tags come last, they mark it done."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._call(
+            "log the promotion metrics",
+            self.client.log_batch,
+            parent_id,
+            metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
+        )
         for key, value in tags.items():
-            self._call("tag a run", self.client.set_tag, mlflow_run_id, key, value)
+            self._call("tag a run", self.client.set_tag, parent_id, key, value)
 
     # -- models and the registry ----------------------------------------------------------------
 
@@ -180,7 +167,14 @@ class Registry:
 
     def load_model(self, model_uri: str) -> Any:
         """A logged scikit-learn model by URI (models:/name@alias, models:/m-…)."""
-        return self._call(f"load {model_uri}", self.mlflow.sklearn.load_model, model_uri)
+        environment.configure(self.settings.mlflow_tracking_uri)  # the fluent API reads the global
+        return self._call(f"load {model_uri}", artifacts.load_model, model_uri)
+
+    def load_version(self, version: str) -> artifacts.LoadedModel:
+        """One registered version's model and input example, downloaded once."""
+        uri = f"models:/{self.settings.model_name}/{version}"
+        tracking_uri = self.settings.mlflow_tracking_uri
+        return self._call(f"load {uri}", artifacts.load_with_example, uri, tracking_uri)  # type: ignore[no-any-return]
 
     def version_for_run(self, child_run_id: str) -> Any | None:
         """The registered version made from a child run's model, if already registered."""
