@@ -63,10 +63,10 @@ def _run(program: str, *args: str) -> dict[str, float]:
 def _dataset(rows: int, seed: int) -> Path:
     path = ROOT / ".occupancy" / "bench" / f"listings-{rows}-seed{seed}.csv"
     if not path.exists():
-        from occupancy.demo import write_synthetic
+        from occupancy.data.synth import write_synthetic_file
 
         print(f"generating {rows:,} synthetic listings -> {path}", flush=True)
-        write_synthetic(path, rows, seed)
+        write_synthetic_file(path, rows, seed)
     return path
 
 

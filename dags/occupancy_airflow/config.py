@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 RUNNERS = ("local", "kubernetes")
+# = occupancy.training.models.FAMILIES: DAGs never import the package (tests/dags/test_contracts.py)
 DEFAULT_FAMILIES = ("logreg", "hgb", "forest", "mlp")
 
 
@@ -131,7 +132,7 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
     )
 
 
-RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"  # occupancy.steps.layout.check_run_id
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"  # = occupancy.run_layout.RUN_ID_PATTERN (tests/dags/test_contracts.py)
 
 # What both DAGs share: on demand or on the Asset only, never a backfill, one run at a time.
 DAG_DEFAULTS: dict[str, Any] = {

@@ -139,9 +139,9 @@ def synth(
     ),
 ) -> None:
     """Write a realistic synthetic listings_big.csv in the Inside Airbnb schema."""
-    from occupancy.demo import write_synthetic
+    from occupancy.data.synth import write_synthetic_file
 
-    write_synthetic(out, rows, seed)
+    write_synthetic_file(out, rows, seed)
     _emit({"step": "synth", "rows": rows, "seed": seed, "out": str(out)})
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,8 +33,6 @@ class Settings(BaseSettings):
     experiment_name: str = "occupancy"
     model_name: str = DEFAULT_MODEL_NAME
     model_alias: str = DEFAULT_MODEL_ALIAS
-    step_runner: Literal["local", "kubernetes"] = "local"
-    step_image: str | None = None
     api_token: SecretStr | None = None
     # On SIGTERM the API keeps answering this long with readiness 503, so load balancers stop
     # routing to it before it closes its socket (Kubernetes removes endpoints asynchronously).
@@ -44,7 +41,12 @@ class Settings(BaseSettings):
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)
     seed: int = 42
+    # boto3 reads AWS_ENDPOINT_URL itself; the lake also names it in its error messages.
     s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL"))
+    # The code version recorded on runs and versions; images set it, a checkout asks git.
+    git_sha: str | None = None
+    # Where `occupancy demo` finds the DAG files; default: `dags/` of the running checkout.
+    dags_folder: Path | None = None
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

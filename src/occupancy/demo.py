@@ -10,7 +10,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -20,34 +19,18 @@ from occupancy.config import Settings
 log = logging.getLogger(__name__)
 
 
-def write_synthetic(out: Path, rows: int, seed: int) -> Path:
-    """Generate synthetic listings into `out` atomically, logging progress."""
-    from occupancy.data.synth import write_synthetic_listings
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    started = time.perf_counter()
-
-    def progress(done: int) -> None:
-        log.info("synth: %s of %s listings written", f"{done:,}", f"{rows:,}")
-
-    write_synthetic_listings(tmp, rows, seed, on_progress=progress)
-    tmp.replace(out)
-    log.info("synth: %s listings in %.1f s -> %s", f"{rows:,}", time.perf_counter() - started, out)
-    return out
-
-
 def run_demo(
     settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool, port: int = 8000
 ) -> dict[str, Any]:
     """Generate data if needed, run both DAGs through Airflow, summarize, optionally serve."""
+    from occupancy.data.synth import write_synthetic_file
     from occupancy.orchestration import run_dags
     from occupancy.steps.promote import pipeline_outcome
 
     started = time.perf_counter()
     if raw is None:
         path = settings.home / "data" / f"synthetic-{rows}-seed{seed}.csv"
-        raw = str(path if path.exists() else write_synthetic(path, rows, seed))
+        raw = str(path if path.exists() else write_synthetic_file(path, rows, seed))
     run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log.info("demo: pipeline run %s on %s", run_id, raw)
     run_dags(settings, run_id, raw)

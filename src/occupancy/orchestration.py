@@ -22,16 +22,14 @@ from occupancy.config import Settings
 from occupancy.errors import ConfigError, PipelineError
 
 log = logging.getLogger(__name__)
-DAG_IDS = ("data_treatment_dag", "train_pipeline_dag")
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
 _STEP_LINE = re.compile(r"\[info\s*\] (.*?) \[airflow\.task\.operators\.occupancy_airflow")
 _FAILURE = re.compile(r"Airflow(?:Fail)?Exception: (.*)$")
 
 
-def dags_folder() -> Path:
+def dags_folder(settings: Settings) -> Path:
     """The DAG files: OCCUPANCY_DAGS_FOLDER, else `dags/` of the checkout this package runs from."""
-    configured = os.environ.get("OCCUPANCY_DAGS_FOLDER")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "dags"
+    folder = settings.dags_folder or Path(__file__).resolve().parents[2] / "dags"
     if not (folder / "data_treatment_dag.py").is_file():
         raise ConfigError(
             f"no DAG files in {folder}: run from a checkout of the repository or set "
@@ -44,11 +42,12 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     """The environment of `airflow dags test`: a private Airflow home and the local runner."""
     bin_dir = Path(sys.executable).parent
     home = settings.home / "airflow"
+    # The child inherits this process's environment (credentials, proxies), not re-read settings.
     env = dict(os.environ if base is None else base)
     env.update(
         {
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(settings)),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "OCCUPANCY_STEP_RUNNER": "local",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from occupancy.atomic import atomic_write
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
 from occupancy.data.csvio import iter_batches, open_listings_csv
@@ -58,7 +57,13 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
         raise ConfigError(f"output {output} must end in .csv or .parquet")
     model, label = load_champion(settings)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex}.tmp")
+    with atomic_write(output) as tmp:
+        rows = _write_predictions(model, input_uri, tmp, parquet=suffix == ".parquet")
+    return {"step": "predict", "model": label, "rows": rows, "output": str(output)}
+
+
+def _write_predictions(model: Any, input_uri: str, target: Path, *, parquet: bool) -> int:
+    """Score the input batch by batch into `target` (Parquet or CSV); returns the rows written."""
     rows = 0
     writer: Any = None
     try:
@@ -73,25 +78,17 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
                     score_frame(model, pa.Table.from_batches([batch])), preserve_index=False
                 )
                 if writer is None:
-                    writer = (
-                        pq.ParquetWriter(tmp, table.schema)
-                        if suffix == ".parquet"
-                        else pacsv.CSVWriter(tmp, table.schema)
-                    )
+                    make = pq.ParquetWriter if parquet else pacsv.CSVWriter
+                    writer = make(target, table.schema)
                 writer.write_table(table)
                 rows += table.num_rows
                 log.info("predict: %s listings scored", f"{rows:,}")
-        if writer is not None:
-            writer.close()
-            writer = None
-        else:  # a header-only input still yields a valid, empty output
-            empty = pa.Table.from_pandas(
-                pd.DataFrame(columns=list(OUTPUT_COLUMNS)), preserve_index=False
-            )
-            (pq.write_table if suffix == ".parquet" else pacsv.write_csv)(empty, tmp)
-        os.replace(tmp, output)
     finally:
         if writer is not None:
             writer.close()
-        tmp.unlink(missing_ok=True)
-    return {"step": "predict", "model": label, "rows": rows, "output": str(output)}
+    if writer is None:  # a header-only input still yields a valid, empty output
+        empty = pa.Table.from_pandas(
+            pd.DataFrame(columns=list(OUTPUT_COLUMNS)), preserve_index=False
+        )
+        (pq.write_table if parquet else pacsv.write_csv)(empty, target)
+    return rows

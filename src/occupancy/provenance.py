@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from occupancy.config import Settings
+
+
+def git_sha(settings: Settings) -> str:
+    """The commit of the running code: OCCUPANCY_GIT_SHA (set in images) or the checkout's HEAD."""
+    return settings.git_sha or _checkout_head()
+
 
 @lru_cache(maxsize=1)
-def git_sha() -> str:
-    """The commit of the running code: OCCUPANCY_GIT_SHA (set in images) or the checkout's HEAD."""
-    if sha := os.environ.get("OCCUPANCY_GIT_SHA"):
-        return sha
+def _checkout_head() -> str:
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],

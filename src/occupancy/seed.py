@@ -22,7 +22,7 @@ def run_seed(
     settings: Settings, *, source: Path | None, rows: int, seed: int, buckets: list[str]
 ) -> dict[str, Any]:
     """Buckets exist and raw data is in place; returns what was created or kept."""
-    from occupancy.demo import write_synthetic
+    from occupancy.data.synth import write_synthetic_file
 
     created = [
         root
@@ -38,7 +38,7 @@ def run_seed(
         raw = f"uploaded {source}"
     else:
         with local_workdir() as work:
-            lake.upload(write_synthetic(work / "listings_big.csv", rows, seed), key)
+            lake.upload(write_synthetic_file(work / "listings_big.csv", rows, seed), key)
         raw = f"generated {rows:,} synthetic listings"
     log.info("seed: %s -> %s", raw, settings.raw_uri)
     return {"step": "seed", "created": created, "raw_uri": settings.raw_uri, "raw": raw}

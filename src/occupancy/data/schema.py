@@ -130,7 +130,6 @@ RAW_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in RAW_COLUMNS)
 
 ID_COLUMN = "id"
 HOST_ID_COLUMN = "host_id"
-SCRAPED_COLUMN = "last_scraped"
 TARGET_SOURCE_COLUMN = "estimated_occupancy_l365d"
 TARGET_COLUMN = "occupancy_level"
 SPLIT_COLUMN = "split"

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from occupancy.atomic import atomic_write
 from occupancy.data.schema import RAW_COLUMN_NAMES
 
 # fmt: off
@@ -24,6 +28,7 @@ from occupancy.data.schema import RAW_COLUMN_NAMES
 _SCRAPE = np.datetime64("2025-09-30", "D")
 _SCRAPE_ID = 20250930030606
 _BLOCK_ROWS = 10_000  # rows per independent RNG stream, so the output does not depend on chunk_rows
+log = logging.getLogger(__name__)
 _MAX_ROWS = 20_000_000  # keeps the listing-id ranges below disjoint and inside int64
 # Listings per host in Newark (1872 listings, 661 hosts): (listings, number of hosts).
 _HOST_SIZES = (
@@ -172,6 +177,19 @@ _UUID_POSITIONS = np.r_[0:8, 9:13, 14:18, 19:23, 24:36]
 # fmt: on
 
 
+def write_synthetic_file(out: Path, rows: int, seed: int) -> Path:
+    """Write `rows` synthetic listings to `out` atomically, logging progress; returns `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def progress(done: int) -> None:
+        log.info("synth: %s of %s listings written", f"{done:,}", f"{rows:,}")
+
+    write_synthetic_listings(out, rows, seed, on_progress=progress)
+    log.info("synth: %s listings in %.1f s -> %s", f"{rows:,}", time.perf_counter() - started, out)
+    return out
+
+
 def write_synthetic_listings(
     out: str | os.PathLike[str] | BinaryIO,
     rows: int,
@@ -180,7 +198,10 @@ def write_synthetic_listings(
     chunk_rows: int = 50_000,
     on_progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Write `rows` synthetic listings as CSV (header + rows) to a path or binary stream."""
+    """Write `rows` synthetic listings as CSV (header + rows) to a path or binary stream.
+
+    A path is written atomically, gzip-compressed when it ends in `.gz`.
+    """
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}.")
     if rows > _MAX_ROWS:
@@ -192,7 +213,7 @@ def write_synthetic_listings(
     if not isinstance(out, str | os.PathLike):
         _write_rows(out, rows, seed, chunk_rows, on_progress)
         return
-    with open(out, "wb") as raw:
+    with atomic_write(Path(out)) as tmp, open(tmp, "wb") as raw:
         if not os.fspath(out).endswith(".gz"):
             _write_rows(raw, rows, seed, chunk_rows, on_progress)
             return

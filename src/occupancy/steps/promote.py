@@ -74,7 +74,7 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
                     "val_f1_macro": f"{best.data.metrics['val_f1_macro']:.4f}",
                     "test_f1_macro": f"{challenger_f1:.4f}",
                     "data_digest": data.manifest["digest"],
-                    "git_sha": git_sha(),
+                    "git_sha": git_sha(settings),
                     "promotion_reason": reason,
                     "family": family,
                     RUN_ID_TAG: run_id,

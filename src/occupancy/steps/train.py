@@ -53,7 +53,12 @@ def run_train(settings: Settings, run_id: str, family_name: str) -> dict[str, An
     # HistGradientBoosting fits up to 100x slower; the forest still uses all cores via joblib.
     with threadpool_limits(limits=1):
         best_model, best_params, search = _search(family, data, settings.seed)
-    tags = {RUN_ID_TAG: run_id, FAMILY_TAG: family.name, ROLE_TAG: "family", "git_sha": git_sha()}
+    tags = {
+        RUN_ID_TAG: run_id,
+        FAMILY_TAG: family.name,
+        ROLE_TAG: "family",
+        "git_sha": git_sha(settings),
+    }
     with registry.family_run(parent_id, family.name, tags) as active:
         metrics = _log_run(
             active, run_id, family, data, best_model, best_params, search, settings.seed
