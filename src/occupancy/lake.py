@@ -1,29 +1,34 @@
 """The data lake: read and write objects under a `file://` or `s3://` root.
 
-Only this module touches storage. S3 goes through boto3 (endpoint and credentials come from the
-standard `AWS_*` variables, so MinIO and SeaweedFS work as they are); errors are translated into
-one sentence that names the URI and what to check.
+Only this module touches storage. `Lake(root)` picks the backend once from the root URI, the
+way `Path()` gives a `PosixPath`: `LocalLake` for a directory (`file://…` or a bare path),
+`S3Lake` for `s3://bucket[/prefix]`. Both have the same methods, and both turn failures into one
+sentence that names the URI and what to check.
+
+S3 goes through boto3. Its endpoint is the `endpoint_url` given to `Lake`, or, without one,
+whatever boto3 resolves from the standard `AWS_*` variables and config files, so MinIO and
+SeaweedFS work as they are. This module reads no environment variable itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
+from occupancy.atomic import atomic_write
 from occupancy.errors import LakeError, NotFoundError
 
 _S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
 _S3_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request accepts
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -37,83 +42,47 @@ def split_uri(uri: str) -> tuple[str, str]:
     raise LakeError(f"unsupported URI {uri!r}: use a local path, file://… or s3://bucket/key")
 
 
-@dataclass
 class Lake:
-    """Objects under one root URI, addressed by '/'-separated keys."""
+    """Objects under one root URI, addressed by '/'-separated keys.
+
+    `Lake(root)` returns a `LocalLake` or an `S3Lake`. `endpoint_url` is the S3 endpoint (given
+    to boto3 and named in error messages); a local lake accepts and ignores it, so callers can
+    pass the same arguments whatever the root.
+    """
 
     root: str
-    _client: Any = field(default=None, repr=False)
+    scheme: str
 
-    def __post_init__(self) -> None:
-        self.root = self.root.rstrip("/")
+    def __new__(cls, root: str, *, endpoint_url: str | None = None) -> Lake:
+        backend: type[Lake] = cls
+        if cls is Lake:
+            backend = LocalLake if split_uri(root)[0] == "file" else S3Lake
+        return super().__new__(backend)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
+
+    def _set_root(self, root: str, scheme: str) -> str:
+        """Store the normalised root and its scheme; return the rest of the URI."""
+        self.root = root.rstrip("/")
         self.scheme, rest = split_uri(self.root)
-        if self.scheme == "s3":
-            self.bucket, _, prefix = rest.partition("/")
-            if not self.bucket:
-                raise LakeError(f"lake URI {self.root!r} has no bucket: use s3://bucket[/prefix]")
-            self.prefix = prefix.strip("/")
-        else:
-            self.path = Path(rest)
-
-    # -- addressing -----------------------------------------------------------------------------
+        if self.scheme != scheme:
+            raise LakeError(f"{type(self).__name__} needs a {scheme} URI, got {self.root!r}")
+        return rest
 
     def uri(self, key: str) -> str:
         """The full URI of a key."""
         return f"{self.root}/{key}" if key else self.root
 
-    def _s3_key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def _local(self, key: str) -> Path:
-        return self.path / key
-
-    @cached_property
-    def s3(self) -> Any:
-        """A boto3 S3 client with short timeouts and one retry, path-style for MinIO."""
-        if self._client is not None:
-            return self._client
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=5,
-            read_timeout=60,
-            retries={"max_attempts": 2, "mode": "standard"},
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",
-        )
-        return boto3.client("s3", config=config)
-
     # -- reading --------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
         """True when an object exists at the key."""
-        if self.scheme == "file":
-            return self._local(key).is_file()
-        with self._translate(key, missing_ok=True) as state:
-            self.s3.head_object(Bucket=self.bucket, Key=self._s3_key(key))
-            return True
-        return not state.missing
+        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def open(self, key: str) -> Iterator[IO[bytes]]:
+    def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
         """Open an object for streaming reads."""
-        if self.scheme == "file":
-            try:
-                handle = self._local(key).open("rb")
-            except FileNotFoundError:
-                raise NotFoundError(f"no file at {self.uri(key)}") from None
-            except OSError as exc:
-                raise LakeError(f"cannot read {self.uri(key)}: {exc.strerror}") from None
-            with handle:
-                yield handle
-            return
-        with self._translate(key):
-            body = self.s3.get_object(Bucket=self.bucket, Key=self._s3_key(key))["Body"]
-        try:
-            yield body
-        finally:
-            body.close()
+        raise NotImplementedError
 
     def read_bytes(self, key: str) -> bytes:
         """The whole content of an object."""
@@ -126,23 +95,152 @@ class Lake:
 
     def download(self, key: str, target: Path) -> Path:
         """Copy an object to a local file and return its path."""
-        if self.scheme == "file":
-            source = self._local(key)
-            if not source.is_file():
-                raise NotFoundError(f"no file at {self.uri(key)}")
-            shutil.copyfile(source, target)
-            return target
+        raise NotImplementedError
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under a prefix, sorted."""
+        raise NotImplementedError
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write an object atomically: readers see the old content or the new, never a part."""
+        raise NotImplementedError
+
+    def write_json(self, key: str, payload: Any) -> None:
+        """Write a JSON object atomically."""
+        self.write_bytes(key, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+    def upload(self, source: Path, key: str) -> None:
+        """Copy a local file into the lake atomically."""
+        raise NotImplementedError
+
+    def ensure_bucket(self) -> bool:
+        """Create this root's bucket (S3) or directory (file) if missing; True when created."""
+        raise NotImplementedError
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object under a prefix (used to clean up an unpublished attempt)."""
+        raise NotImplementedError
+
+
+class LocalLake(Lake):
+    """A lake in a local directory, `path`. Writes are atomic renames within it."""
+
+    def __init__(self, root: str, *, endpoint_url: str | None = None) -> None:
+        self.path = Path(self._set_root(root, "file"))
+
+    def _local(self, key: str) -> Path:
+        return self.path / key
+
+    def exists(self, key: str) -> bool:
+        return self._local(key).is_file()
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        try:
+            handle = self._local(key).open("rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"no file at {self.uri(key)}") from None
+        except OSError as exc:
+            raise LakeError(f"cannot read {self.uri(key)}: {exc.strerror}") from None
+        with handle:
+            yield handle
+
+    def download(self, key: str, target: Path) -> Path:
+        source = self._local(key)
+        if not source.is_file():
+            raise NotFoundError(f"no file at {self.uri(key)}")
+        shutil.copyfile(source, target)
+        return target
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._local(prefix)
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.path)) for p in base.rglob("*") if p.is_file())
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        with self._atomic(key) as tmp:
+            tmp.write_bytes(data)
+
+    def upload(self, source: Path, key: str) -> None:
+        with self._atomic(key) as tmp:
+            shutil.copyfile(source, tmp)
+
+    def ensure_bucket(self) -> bool:
+        existed = self.path.is_dir()
+        self._mkdir(self.path)
+        return not existed
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self._local(prefix), ignore_errors=True)
+
+    def _atomic(self, key: str) -> contextlib.AbstractContextManager[Path]:
+        """A temporary file that replaces the key's file when the block succeeds."""
+        target = self._local(key)
+        self._mkdir(target.parent)
+        return atomic_write(target)
+
+    def _mkdir(self, directory: Path) -> None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(
+                f"cannot create {directory} in lake {self.root}: {exc.strerror}"
+            ) from None
+
+
+class S3Lake(Lake):
+    """A lake in S3 bucket `bucket`, under key prefix `prefix` ('' for the whole bucket)."""
+
+    def __init__(self, root: str, *, endpoint_url: str | None = None) -> None:
+        self.bucket, _, prefix = self._set_root(root, "s3").partition("/")
+        if not self.bucket:
+            raise LakeError(f"lake URI {self.root!r} has no bucket: use s3://bucket[/prefix]")
+        self.prefix = prefix.strip("/")
+        self.endpoint_url = endpoint_url
+
+    def _s3_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @cached_property
+    def s3(self) -> Any:
+        """A boto3 S3 client with short timeouts and one retry, path-style for MinIO."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+        )
+        # endpoint_url=None leaves the endpoint to boto3's own resolution (AWS_ENDPOINT_URL…).
+        return boto3.client("s3", config=config, endpoint_url=self.endpoint_url)
+
+    def exists(self, key: str) -> bool:
+        with self._translate(key, missing_ok=True) as state:
+            self.s3.head_object(Bucket=self.bucket, Key=self._s3_key(key))
+            return True
+        return not state.missing
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        with self._translate(key):
+            body = self.s3.get_object(Bucket=self.bucket, Key=self._s3_key(key))["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def download(self, key: str, target: Path) -> Path:
         with self._translate(key):
             self.s3.download_file(self.bucket, self._s3_key(key), str(target))
         return target
 
     def list(self, prefix: str) -> list[str]:
-        """Keys under a prefix, sorted."""
-        if self.scheme == "file":
-            base = self._local(prefix)
-            if not base.exists():
-                return []
-            return sorted(str(p.relative_to(self.path)) for p in base.rglob("*") if p.is_file())
         keys: list[str] = []
         with self._translate(prefix):
             pages = self.s3.get_paginator("list_objects_v2").paginate(
@@ -153,42 +251,15 @@ class Lake:
         strip = len(self.prefix) + 1 if self.prefix else 0
         return sorted(k[strip:] for k in keys)
 
-    # -- writing --------------------------------------------------------------------------------
-
     def write_bytes(self, key: str, data: bytes) -> None:
-        """Write an object atomically: readers see the old content or the new, never a part."""
-        if self.scheme == "file":
-            target = self._local(key)
-            self._mkdir(target.parent)
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-            return
         with self._translate(key):  # a single S3 PUT is atomic
             self.s3.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data)
 
-    def write_json(self, key: str, payload: Any) -> None:
-        """Write a JSON object atomically."""
-        self.write_bytes(key, json.dumps(payload, indent=2, sort_keys=True).encode())
-
     def upload(self, source: Path, key: str) -> None:
-        """Copy a local file into the lake atomically."""
-        if self.scheme == "file":
-            target = self._local(key)
-            self._mkdir(target.parent)
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-            return
         with self._translate(key):  # multipart uploads become visible only when complete
             self.s3.upload_file(str(source), self.bucket, self._s3_key(key))
 
     def ensure_bucket(self) -> bool:
-        """Create this root's bucket (S3) or directory (file) if missing; True when created."""
-        if self.scheme == "file":
-            existed = self.path.is_dir()
-            self._mkdir(self.path)
-            return not existed
         with self._translate("", missing_ok=True) as state:
             self.s3.head_bucket(Bucket=self.bucket)
         if not state.missing:
@@ -198,34 +269,24 @@ class Lake:
         return True
 
     def delete_prefix(self, prefix: str) -> None:
-        """Remove every object under a prefix (used to clean up an unpublished attempt)."""
-        if self.scheme == "file":
-            shutil.rmtree(self._local(prefix), ignore_errors=True)
-            return
         keys = [self._s3_key(k) for k in self.list(prefix)]
-        for start in range(0, len(keys), 1000):
-            chunk = [{"Key": k} for k in keys[start : start + 1000]]
+        for start in range(0, len(keys), _S3_DELETE_BATCH):
+            chunk = [{"Key": k} for k in keys[start : start + _S3_DELETE_BATCH]]
             with self._translate(prefix):
                 self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk})
 
-    def _mkdir(self, directory: Path) -> None:
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LakeError(
-                f"cannot create {directory} in lake {self.root}: {exc.strerror}"
-            ) from None
-
-    # -- error translation ----------------------------------------------------------------------
-
     @contextlib.contextmanager
     def _translate(self, key: str, missing_ok: bool = False) -> Iterator[_State]:
-        """Turn boto3 exceptions into LakeError / NotFoundError sentences naming the URI."""
+        """Turn boto3 exceptions into LakeError / NotFoundError sentences naming the URI.
+
+        With `missing_ok`, a missing object or bucket is not an error: `state.missing` says so.
+        """
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         state = _State()
         uri = self.uri(key)
-        endpoint = os.environ.get("AWS_ENDPOINT_URL", "the default AWS endpoint")
+        endpoint = self.endpoint_url or "the configured S3 endpoint"
+        server = f"S3 at {self.endpoint_url}" if self.endpoint_url else endpoint
         try:
             yield state
         except NoCredentialsError:
@@ -245,32 +306,39 @@ class Lake:
                 ) from None
             if code in _S3_AUTH_CODES:
                 raise LakeError(
-                    f"S3 at {endpoint} refused the credentials for {uri} ({code}): "
+                    f"{server} refused the credentials for {uri} ({code}): "
                     "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                 ) from None
             raise LakeError(f"S3 request for {uri} failed: {code or exc}") from None
         except BotoCoreError as exc:
             raise LakeError(
-                f"cannot reach S3 at {endpoint} for {uri}: {exc}; check AWS_ENDPOINT_URL and that "
+                f"cannot reach {server} for {uri}: {exc}; check AWS_ENDPOINT_URL and that "
                 "the server is running"
             ) from None
 
 
 @dataclass
 class _State:
+    """What `S3Lake._translate` saw: whether the object or bucket was missing."""
+
     missing: bool = False
 
 
-def open_input(uri: str) -> contextlib.AbstractContextManager[IO[bytes]]:
-    """Open any input URI (local path, file://, s3://bucket/key) for streaming reads."""
+def open_input(
+    uri: str, *, endpoint_url: str | None = None
+) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """Open any input URI (local path, file://, s3://bucket/key) for streaming reads.
+
+    `endpoint_url` is the S3 endpoint, as for `Lake`; local inputs ignore it.
+    """
     scheme, rest = split_uri(uri)
     if scheme == "file":
         path = Path(rest)
-        return Lake(str(path.parent.resolve().as_uri())).open(path.name)
+        return LocalLake(str(path.parent.resolve().as_uri())).open(path.name)
     bucket, _, key = rest.partition("/")
     if not key:
         raise LakeError(f"input URI {uri!r} names a bucket but no object")
-    return Lake(f"s3://{bucket}").open(key)
+    return S3Lake(f"s3://{bucket}", endpoint_url=endpoint_url).open(key)
 
 
 @contextlib.contextmanager
