@@ -91,10 +91,11 @@ port-forward: ## Forward Airflow 8080, MLflow 5000, API 8000, MinIO console 9001
 kind-down: ## Delete the kind cluster
 	kind delete cluster --name $(CLUSTER)
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy
+lint: $(STAMP) ## ruff (lint + format check), mypy, and the architecture contracts (import-linter)
 	$(VENV)/bin/ruff check src dags tests benchmarks
 	$(VENV)/bin/ruff format --check src dags tests benchmarks
 	$(VENV)/bin/mypy
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 	cd dags && ../$(VENV)/bin/mypy --strict --ignore-missing-imports --follow-imports=skip --allow-untyped-decorators .
 
 format: $(STAMP) ## Apply ruff fixes and formatting

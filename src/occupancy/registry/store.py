@@ -215,15 +215,3 @@ class Registry:
             self.settings.model_alias,
             version,
         )
-
-    def tag_version(self, version: str, tags: dict[str, str]) -> None:
-        """Add tags to a registered version."""
-        for key, value in tags.items():
-            self._call(
-                "tag a version",
-                self.client.set_model_version_tag,
-                self.settings.model_name,
-                version,
-                key,
-                value,
-            )
