@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import kubernetes_validate
@@ -160,6 +161,8 @@ def test_selectors_use_only_stable_labels(render) -> None:
         ("minio", "image.tagg=x", "tagg"),
         ("mlflow", "replicass=2", "replicass"),
         ("airflow", "steps.familes={hgb}", "familes"),
+        ("airflow", "resources.scheduler.limits.cpu=2", "resources"),  # now scheduler.resources
+        ("airflow", "scheduler.probes.livenessProbe.exec=x", "exec"),  # the chart adds the check
         ("api", "autoscaling.maxReplica=3", "maxReplica"),
         ("occupancy", "networkPolicy.defaultDenyy=false", "defaultDenyy"),
         ("occupancy", "api.podDisruptionBudget.maxUnavailable=1", "maxUnavailable"),
@@ -178,6 +181,92 @@ def test_bad_values_are_reported_together(render) -> None:
     assert done.returncode != 0
     assert "autoscaling.minReplicas (9) is above autoscaling.maxReplicas (5)" in done.stderr
     assert "podDisruptionBudget.minAvailable (20) must be below the replica count" in done.stderr
+
+
+BREAKING_VALUES = [
+    ("postgres", "databases:\n  - airflow\n  - postgres", 'databases lists "postgres"'),
+    ("postgres", "databases:\n  - mlflow\n  - mlflow", 'databases lists "mlflow" more than once'),
+    ("minio", "buckets:\n  - bad..name", '"bad..name" is not an S3 bucket name'),
+    ("minio", "clientImage:\n  repository: ' '", "clientImage.repository is empty"),
+    (
+        "mlflow",
+        "artifacts:\n  credentialsSecret: '{{ .Values.nothing }}'",
+        "artifacts.credentialsSecret renders empty",
+    ),
+    (
+        "airflow",
+        "scheduler:\n  resources:\n    requests: {memory: 3Gi}",
+        "scheduler.resources.requests.memory (3Gi) is above scheduler.resources.limits.memory (2Gi)",
+    ),
+    ("airflow", "steps:\n  secret: ' '", "steps.secret renders empty"),
+    (
+        "api",
+        "resources:\n  requests: {cpu: 1500m}",
+        "resources.requests.cpu (1500m) is above resources.limits.cpu (1)",
+    ),
+    (
+        "occupancy",
+        "postgres:\n  enabled: false",
+        'airflow.database.host ("occ-postgres") names the bundled postgres',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("chart", "values", "message"), BREAKING_VALUES, ids=[f"{c}:{m}" for c, _, m in BREAKING_VALUES]
+)
+def test_values_that_would_break_a_chart_are_refused_by_its_validation(
+    render, tmp_path, chart, values, message
+) -> None:
+    scenario = tmp_path / "values.yaml"
+    scenario.write_text(values)
+    done = render.run(chart, scenario)
+    assert done.returncode != 0
+    assert f"{chart}/templates/validate-values.yaml" in done.stderr, done.stderr
+    assert message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_each_chart_validates_its_values_in_one_template(chart) -> None:
+    template = CHARTS_DIR / chart / "templates" / "validate-values.yaml"
+    assert template.read_text().strip() == f'{{{{- include "{chart}.validateValues" . }}}}'
+
+
+def test_shared_wiring_is_spelled_only_in_the_common_chart() -> None:
+    """Client labels, the DNS egress rule and the existing-Secret fallback come from charts/common."""
+    spelled = re.compile(r"occupancy\.io/|port: 53\b|default .*\.Values\.auth\.existingSecret")
+    for chart in CHARTS:
+        for template in (CHARTS_DIR / chart / "templates").iterdir():
+            found = spelled.findall(template.read_text())
+            assert not found, f"{template.relative_to(CHARTS_DIR)}: {found}"
+
+
+def test_airflow_component_blocks_set_their_containers_resources_and_probe_timings(
+    render,
+) -> None:
+    objects = render.objects(
+        "airflow",
+        sets=(
+            "dagProcessor.resources.limits.memory=3Gi",
+            "scheduler.probes.livenessProbe.periodSeconds=30",
+            "apiServer.probes.startupProbe.failureThreshold=10",
+        ),
+    )
+    containers = {
+        o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    assert containers["occ-airflow-dag-processor"]["resources"]["limits"]["memory"] == "3Gi"
+    liveness = containers["occ-airflow-scheduler"]["livenessProbe"]
+    assert liveness["periodSeconds"] == 30
+    assert liveness["exec"]["command"][-3:] == ["--job-type", "SchedulerJob", "--local"]
+    startup = containers["occ-airflow-api-server"]["startupProbe"]
+    assert startup == {
+        "httpGet": {"path": "/api/v2/monitor/health", "port": "http"},
+        "periodSeconds": 5,
+        "failureThreshold": 10,
+    }
 
 
 def test_no_password_lives_in_values_and_secrets_are_generated(render) -> None:

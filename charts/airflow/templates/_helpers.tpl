@@ -1,11 +1,4 @@
 {{/*
-airflow.secretName: the Secret with Airflow's keys and login (existing or created by this chart).
-*/}}
-{{- define "airflow.secretName" -}}
-{{- default (include "common.fullname" .) .Values.auth.existingSecret -}}
-{{- end -}}
-
-{{/*
 airflow.stepConfigMap: the ConfigMap every step pod takes its environment from.
 */}}
 {{- define "airflow.stepConfigMap" -}}
@@ -27,7 +20,7 @@ API secret keys on every component; the database password enters the connection 
 Kubernetes' $(VAR) expansion, never through values.
 */}}
 {{- define "airflow.env" -}}
-{{- $secret := include "airflow.secretName" . -}}
+{{- $secret := include "common.secretName" (dict "ctx" .) -}}
 - name: AIRFLOW_DB_PASSWORD
   valueFrom: {secretKeyRef: {name: {{ tpl .Values.database.passwordSecret . }}, key: {{ .Values.database.passwordKey }}}}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
@@ -74,7 +67,7 @@ Kubernetes' $(VAR) expansion, never through values.
 - name: OCCUPANCY_STEP_SERVICE_ACCOUNT
   value: {{ printf "%s-steps" (include "common.fullname" .) | quote }}
 - name: OCCUPANCY_STEP_POD_LABELS
-  value: {{ printf "app.kubernetes.io/instance=%s,occupancy.io/s3-client=true,occupancy.io/mlflow-client=true" .Release.Name | quote }}
+  value: {{ include "airflow.stepPodLabels" . | quote }}
 - name: OCCUPANCY_STEP_RETRIES
   value: {{ .Values.steps.retries | quote }}
 - name: OCCUPANCY_MODEL_FAMILIES
@@ -90,19 +83,29 @@ Kubernetes' $(VAR) expansion, never through values.
 {{- end -}}
 
 {{/*
-airflow.podLabels: component labels plus the database-client label the PostgreSQL policy admits.
-Pass (dict "ctx" . "component" NAME).
+airflow.stepPodLabels: the labels KubernetesPodOperator gives every step pod, as "k=v,…": the
+release, and the client labels the S3 and MLflow policies admit.
+*/}}
+{{- define "airflow.stepPodLabels" -}}
+{{- $labels := list (printf "app.kubernetes.io/instance=%s" .Release.Name) -}}
+{{- range list "s3" "mlflow" }}{{ $labels = append $labels (printf "%s=true" (include "common.clientLabel" .)) }}{{ end -}}
+{{- join "," $labels -}}
+{{- end -}}
+
+{{/*
+airflow.podLabels: component labels plus the database-client label the PostgreSQL policy admits
+(every Airflow pod reads and writes the metadata database). Pass (dict "ctx" . "component" NAME).
 */}}
 {{- define "airflow.podLabels" -}}
-{{ include "common.labels" . }}
-occupancy.io/postgres-client: "true"
+{{ include "common.podLabels" (dict "ctx" .ctx "component" .component "clients" (list "postgres")) }}
 {{- end -}}
 
 {{/*
 airflow.pod: the pod spec of one long-running component. Pass (dict "ctx" . "component" NAME
-"args" LIST "resources" MAP "serviceAccount" NAME-or-"" "ports" LIST-or-nil "probe" PROBE-or-nil
-"login" BOOL). Every component waits for the schema (the migration hook Job) before it starts;
-only the one with "login" (the api-server, where users log in) gets the login Secret.
+"values" ITS-VALUES-BLOCK "args" LIST "serviceAccount" NAME-or-"" "ports" LIST-or-nil
+"check" PROBE-CHECK "login" BOOL); its resources and probe timings come from "values".
+Every component waits for the schema (the migration Job) before it starts; only the one with
+"login" (the api-server, where users log in) gets the login Secret.
 */}}
 {{- define "airflow.pod" -}}
 {{- $ctx := .ctx -}}
@@ -153,11 +156,11 @@ containers:
     ports:
       {{- toYaml . | nindent 6 }}
     {{- end }}
-    {{- with .probe }}
-    {{- toYaml . | nindent 4 }}
+    {{- with include "airflow.probes" (dict "check" .check "probes" .values.probes) }}
+    {{- . | nindent 4 }}
     {{- end }}
     resources:
-      {{- toYaml .resources | nindent 6 }}
+      {{- toYaml .values.resources | nindent 6 }}
     securityContext:
       {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
     volumeMounts:
@@ -168,7 +171,7 @@ volumes:
   {{- if .login }}
   - name: auth
     secret:
-      secretName: {{ include "airflow.secretName" $ctx }}
+      secretName: {{ include "common.secretName" (dict "ctx" $ctx) }}
       items: [{key: passwords.json, path: passwords.json}]
       defaultMode: 0440
   {{- end }}

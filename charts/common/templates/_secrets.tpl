@@ -13,11 +13,11 @@ Pass (dict "ctx" . "secret" NAME "key" KEY "length" N). Returns the plain (not b
 {{- end -}}
 
 {{/*
-common.validate: fail once with every problem found. Pass a list of messages (empty: no-op).
+common.secretName: the Secret a chart's credentials are in: auth.existingSecret when set, else the
+one the chart creates, "<fullname>" or "<fullname>-<suffix>". Pass (dict "ctx" . "suffix" S-or-omitted).
 */}}
-{{- define "common.validate" -}}
-{{- $problems := compact . -}}
-{{- if $problems -}}
-{{- fail (printf "\n\nVALUES VALIDATION:\n  - %s" (join "\n  - " $problems)) -}}
-{{- end -}}
+{{- define "common.secretName" -}}
+{{- $generated := include "common.fullname" .ctx -}}
+{{- with .suffix }}{{ $generated = printf "%s-%s" $generated . }}{{ end -}}
+{{- default $generated .ctx.Values.auth.existingSecret -}}
 {{- end -}}

@@ -23,12 +23,3 @@ The password enters the URI through Kubernetes' $(VAR) expansion, never through 
 - name: HOME
   value: /tmp
 {{- end -}}
-
-{{/*
-mlflow.podLabels: the component's labels plus the client labels the database and S3 policies admit.
-*/}}
-{{- define "mlflow.podLabels" -}}
-{{ include "common.labels" (dict "ctx" . "component" "tracking") }}
-occupancy.io/postgres-client: "true"
-occupancy.io/s3-client: "true"
-{{- end -}}

@@ -1,15 +1,10 @@
 {{/*
-api.secretName: the Secret with OCCUPANCY_API_TOKEN (existing or created by this chart).
+api.validateValues: every value that would break the chart, reported at once.
 */}}
-{{- define "api.secretName" -}}
-{{- default (include "common.fullname" .) .Values.auth.existingSecret -}}
-{{- end -}}
-
-{{/*
-api.validate: every inconsistent combination of values, reported at once.
-*/}}
-{{- define "api.validate" -}}
-{{- $problems := list -}}
+{{- define "api.validateValues" -}}
+{{- $problems := list (include "common.validate.image" (dict "key" "image" "image" .Values.image)) -}}
+{{- $problems = append $problems (include "common.validate.resources" (dict "key" "resources" "resources" .Values.resources)) -}}
+{{- $problems = append $problems (include "common.validate.templated" (dict "ctx" . "values" (dict "mlflowTrackingUri" .Values.mlflowTrackingUri))) -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- $problems = append $problems (printf "autoscaling.minReplicas (%v) is above autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
 {{- end -}}
