@@ -58,16 +58,24 @@ def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, A
     model, label = load_champion(settings)
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(output) as tmp:
-        rows = _write_predictions(model, input_uri, tmp, parquet=suffix == ".parquet")
+        rows = _write_predictions(
+            model,
+            input_uri,
+            tmp,
+            parquet=suffix == ".parquet",
+            endpoint_url=settings.s3_endpoint_url,
+        )
     return {"step": "predict", "model": label, "rows": rows, "output": str(output)}
 
 
-def _write_predictions(model: Any, input_uri: str, target: Path, *, parquet: bool) -> int:
+def _write_predictions(
+    model: Any, input_uri: str, target: Path, *, parquet: bool, endpoint_url: str | None
+) -> int:
     """Score the input batch by batch into `target` (Parquet or CSV); returns the rows written."""
     rows = 0
     writer: Any = None
     try:
-        with open_listings_csv(input_uri, [ID_COLUMN]) as source:
+        with open_listings_csv(input_uri, [ID_COLUMN], endpoint_url=endpoint_url) as source:
             absent = [c for c in FEATURE_SOURCE_COLUMNS if c not in source.columns]
             if absent:
                 log.warning(

@@ -148,4 +148,4 @@ class RunLayout:
 
 def open_run(settings: Settings, run_id: str) -> RunLayout:
     """The folders of run `run_id` in the configured lake."""
-    return RunLayout(Lake(settings.lake_uri), run_id)
+    return RunLayout(Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url), run_id)

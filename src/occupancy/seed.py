@@ -27,10 +27,10 @@ def run_seed(
     created = [
         root
         for root in (settings.lake_uri, *(f"s3://{name}" for name in buckets))
-        if Lake(root).ensure_bucket()
+        if Lake(root, endpoint_url=settings.s3_endpoint_url).ensure_bucket()
     ]
     parent, _, key = settings.raw_uri.rpartition("/")
-    lake = Lake(parent)
+    lake = Lake(parent, endpoint_url=settings.s3_endpoint_url)
     if lake.exists(key):
         raw = "kept"
     elif source is not None and source.is_file():

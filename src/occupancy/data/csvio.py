@@ -98,10 +98,15 @@ def _peek(uri: str, stream: IO[bytes]) -> bytes:
 
 
 @contextlib.contextmanager
-def open_listings_csv(uri: str, required: Iterable[str]) -> Iterator[CsvSource]:
-    """Open a listings CSV (gzip detected by content) and check its header has every required column."""
+def open_listings_csv(
+    uri: str, required: Iterable[str], *, endpoint_url: str | None = None
+) -> Iterator[CsvSource]:
+    """Open a listings CSV (gzip detected by content) and check its header has every required column.
+
+    `endpoint_url` is the S3 endpoint for s3:// inputs (None: boto3's own resolution).
+    """
     scheme, path = split_uri(uri)
-    with open_input(uri) as raw:
+    with open_input(uri, endpoint_url=endpoint_url) as raw:
         magic = raw.read(2)
         gzipped = magic == b"\x1f\x8b"
         stream: IO[bytes] = io.BufferedReader(_Prefixed(magic, raw), buffer_size=1 << 20)  # type: ignore[arg-type]

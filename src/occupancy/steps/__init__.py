@@ -1,5 +1,12 @@
-"""The four pipeline steps (DESIGN.md section 5): ingest, treat, train, promote.
+"""The pipeline steps (DESIGN.md section 5), one module each, what every Airflow task runs.
 
-Each step reads and writes only under `<lake>/runs/<run id>/`, publishes by writing a manifest
-last, and returns a small JSON-able summary. Re-running a finished step returns that summary.
+    ingest    validate the raw CSV, snapshot the valid rows, quarantine the rest
+    treat     clean, derive the target and the host-grouped split, publish the training table
+    check     the training DAG's first task: the run's training table is published
+    train     fit one model family, log it as an MLflow child run
+    promote   pick the best family, gate it against the champion, register, move the alias
+
+Steps read and write the lake only through `occupancy.run_layout` (publish by writing a manifest
+last) and MLflow only through `occupancy.registry`; each returns a small JSON-able summary, and
+re-running a finished step returns that summary.
 """

@@ -1,4 +1,4 @@
-"""`occupancy step check`: the processed data of a run is published and its data file is there.
+"""Step check: a run's processed data is published and its data file is there.
 
 The first step of the training DAG, so that a training DAG started for a run whose treatment
 never finished fails at once with one clear line instead of in every training pod.

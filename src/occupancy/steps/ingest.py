@@ -1,4 +1,4 @@
-"""Step 1, ingest: validate the raw CSV against the contract and snapshot it into the lake.
+"""Step ingest: validate the raw CSV against the contract and snapshot it into the lake.
 
 Valid rows become a Parquet snapshot (every column kept, as text); invalid rows go to a
 quarantine file with one reason each. The step fails, publishing nothing, when the file is not a
@@ -117,7 +117,12 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
 
     source_uri = raw_uri or settings.raw_uri
     started = time.perf_counter()
-    with local_workdir() as work, open_listings_csv(source_uri, REQUIRED_FOR_TRAINING) as source:
+    with (
+        local_workdir() as work,
+        open_listings_csv(
+            source_uri, REQUIRED_FOR_TRAINING, endpoint_url=settings.s3_endpoint_url
+        ) as source,
+    ):
         snapshot_path = work / LISTINGS
         quarantine = _Quarantine(work / QUARANTINE)
         rows_read = 0

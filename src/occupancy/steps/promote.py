@@ -1,4 +1,4 @@
-"""Step 4, promote: pick the best family, compare it with the champion, register and move the alias.
+"""Step promote: pick the best family, compare it with the champion, register, move the alias.
 
 Selection uses validation macro-F1. The selected challenger and the current champion are then
 scored on the same test rows of this run; the challenger is registered and becomes the champion

@@ -1,4 +1,4 @@
-"""Step 3, train: fit one model family on a run's processed data and log it as an MLflow child run.
+"""Step train: fit one model family on a run's processed data and log it as an MLflow child run.
 
 Each grid point is fitted on the train split and scored on the validation split; the best one is
 logged (model with signature and input example, metrics, plots, report, model card, dataset

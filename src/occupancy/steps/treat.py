@@ -1,4 +1,4 @@
-"""Step 2, treat: clean the snapshot, derive the target and the host-grouped split, publish Parquet.
+"""Step treat: clean the snapshot, derive the target and the host-grouped split, publish Parquet.
 
 Reads only the columns the features need, batch by batch, so memory stays flat on large inputs.
 The processed table is published by its manifest and then by the `processed/latest.json` pointer

@@ -1,1 +1,1 @@
-"""Model families, training, evaluation and promotion."""
+"""Pure ML: the model families, evaluation, and a run's training table read back as X / y."""
