@@ -9,9 +9,14 @@
     ├── RegistryError        MLflow cannot be reached or refuses a request
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
     ├── PipelineError        a DAG run failed (carries the failing step's reason)
-    └── ModelInputError      a listing given for scoring is invalid (the API answers 422)
+    ├── ModelInputError      a listing given for scoring is invalid (the API answers 422)
+    └── ApiError             the prediction API refuses a request for a reason of its own
+        ├── NotReadyError        no model is loaded yet, or the server is draining (503)
+        ├── UnauthorizedError    the admin bearer token is missing or wrong (401)
+        └── ReloadDisabledError  model reload is off: no admin token is configured (403)
 
-The CLI prints `error: <message>` and exits with status 1; the API maps each class to a status.
+The CLI prints `error: <message>` and exits with status 1; the API maps each class to a status
+in one table (`occupancy.api.errors`).
 """
 
 from __future__ import annotations
@@ -59,3 +64,19 @@ class ModelInputError(OccupancyError):
     def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.details = details or []
+
+
+class ApiError(OccupancyError):
+    """The prediction API refuses a request for a reason of its own (not the listing's values)."""
+
+
+class NotReadyError(ApiError):
+    """No model is loaded yet, or the server is draining before shutdown."""
+
+
+class UnauthorizedError(ApiError):
+    """The admin bearer token is missing or wrong."""
+
+
+class ReloadDisabledError(ApiError):
+    """Model reload is disabled because no admin token (OCCUPANCY_API_TOKEN) is configured."""

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,15 +24,12 @@ import pandas as pd
 from occupancy.api.fastpath import TOLERANCE, FastModel, compile_pipeline, verify
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
-from occupancy.data.parsing import records_to_raw_strings
-from occupancy.data.rows import Raw, clean_rows
+from occupancy.data.rows import CleanedRows
 from occupancy.data.schema import CLASSES
-from occupancy.errors import OccupancyError
+from occupancy.probabilities import in_class_order
 from occupancy.registry import Registry
 
 log = logging.getLogger(__name__)
-# Above this many listings the vectorized scikit-learn path is as fast and is used instead.
-FAST_PATH_MAX_ROWS = 64
 
 # A plausible raw listing in Inside Airbnb's formats: a candidate model must score it.
 PROBE_LISTING: dict[str, Any] = {
@@ -73,7 +70,10 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """One loaded, checked model version."""
+    """One loaded, checked model version and its two prediction paths.
+
+    Which path answers a request is decided by `occupancy.api.scoring`, not here.
+    """
 
     name: str
     version: str
@@ -85,25 +85,14 @@ class ServedModel:
     fast: FastModel | None = field(default=None, repr=False)
 
     def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
-        """Probabilities in the fixed class order zero, low, mid, high."""
-        small = self.fast is not None and len(cleaned) <= FAST_PATH_MAX_ROWS
-        proba = self.fast.predict_proba(cleaned) if small else self.model.predict_proba(cleaned)  # type: ignore[union-attr]
-        return self._in_class_order(np.asarray(proba))
+        """The logged pipeline on a cleaned frame: probabilities in the order zero, low, mid, high."""
+        return in_class_order(self.model.predict_proba(cleaned), self.model.classes_)
 
-    def predict_raw(self, raws: Sequence[Raw]) -> np.ndarray:
-        """Probabilities for validated raw listings, row at a time when the batch is small."""
-        if self.fast is not None and len(raws) <= FAST_PATH_MAX_ROWS:
-            return self._in_class_order(self.fast.predict_rows(clean_rows(raws)))
-        return self.predict_proba(clean_listings(records_to_raw_strings(raws)))
-
-    def _in_class_order(self, proba: np.ndarray) -> np.ndarray:
-        classes = list(self.model.classes_)
-        if classes == list(CLASSES):
-            return proba
-        missing = np.zeros(len(proba))
-        return np.column_stack(
-            [proba[:, classes.index(c)] if c in classes else missing for c in CLASSES]
-        )
+    def predict_rows(self, cleaned: CleanedRows) -> np.ndarray:
+        """The compiled fast path on cleaned rows, same order; only when `fast` is set."""
+        if self.fast is None:
+            raise ValueError(f"{self.name} v{self.version} has no compiled fast path")
+        return in_class_order(self.fast.predict_rows(cleaned), self.model.classes_)
 
 
 def with_fast_path(served: ServedModel, example: pd.DataFrame | None) -> ServedModel:
@@ -139,26 +128,28 @@ def check_model(served: ServedModel, example: pd.DataFrame | None) -> None:
             raise ValueError(f"model probabilities for {name} do not sum to 1")
 
 
+# Told after every check: its outcome ('loaded', 'unchanged', 'failed') and the model then serving.
+ReloadListener = Callable[[str, ServedModel | None], None]
+
+
 class ModelHolder:
     """Holds the served model and keeps it in step with the registry alias."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        poll_seconds: float = 30.0,
-        on_reload: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, *, poll_seconds: float = 30.0) -> None:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self.last_check_at: str | None = None
-        self._on_reload = on_reload or (lambda outcome: None)
+        self._listeners: list[ReloadListener] = []
         self._registry: Registry | None = None
         self._lock = threading.Lock()  # one check at a time (poller and POST /model/reload)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def add_listener(self, listener: ReloadListener) -> None:
+        """Call `listener(outcome, current)` after every check (poller and reload alike)."""
+        self._listeners.append(listener)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -192,13 +183,14 @@ class ModelHolder:
             self.last_check_at = _now()
             try:
                 outcome = self._refresh()
-            except (OccupancyError, Exception) as exc:
+            except Exception as exc:  # whatever went wrong, the previous model keeps serving
                 self.last_error = (
                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 )
                 log.warning("model check failed, previous model keeps serving: %s", self.last_error)
                 outcome = "failed"
-            self._on_reload(outcome)
+            for listener in self._listeners:
+                listener(outcome, self.current)
             return outcome
 
     def _connected(self) -> Registry:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from occupancy.api.holder import ServedModel
 
 # Buckets tuned for a service whose single-listing answers take milliseconds.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -49,6 +53,12 @@ class ApiMetrics:
             registry=self.registry,
         )
         self._served: tuple[str, str] | None = None
+
+    def record_check(self, outcome: str, served: ServedModel | None) -> None:
+        """A holder check's outcome and the version serving after it (a `ReloadListener`)."""
+        self.reloads.labels(outcome).inc()
+        if served is not None:
+            self.serving(served.name, served.version)
 
     def serving(self, name: str, version: str) -> None:
         """Record which version answers (the previous label set is removed)."""

@@ -8,18 +8,30 @@ requests finish (up to `GRACEFUL_SECONDS`). A second signal skips the drain.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
-from occupancy.api.app import configure_logging, create_app
+from occupancy.api.app import create_app
 from occupancy.config import Settings, get_settings
 
 _POLL_ENV = "OCCUPANCY_POLL_SECONDS"
 GRACEFUL_SECONDS = 20
+
+
+def configure_logging() -> None:
+    """The API's log lines (one JSON access line per request, model loads) on stderr, as is."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    api_log = logging.getLogger("occupancy.api")
+    api_log.handlers = [handler]
+    api_log.setLevel(logging.INFO)
+    api_log.propagate = False
 
 
 def app_factory() -> FastAPI:

@@ -1,0 +1,23 @@
+"""The admin bearer token (OCCUPANCY_API_TOKEN) guarding model reload."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Header
+
+from occupancy.api.dependencies import SettingsDep
+from occupancy.errors import ReloadDisabledError, UnauthorizedError
+
+
+def require_admin_token(
+    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """Refuse the request unless it carries `Authorization: Bearer <OCCUPANCY_API_TOKEN>`."""
+    if settings.api_token is None:
+        raise ReloadDisabledError("model reload is disabled: set OCCUPANCY_API_TOKEN to enable it")
+    expected = f"Bearer {settings.api_token.get_secret_value()}"
+    # Constant-time comparison: the answer's timing says nothing about how much of it matched.
+    if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+        raise UnauthorizedError("a valid 'Authorization: Bearer <token>' header is required")

@@ -1,0 +1,61 @@
+"""What a route may ask for, read from the app's state (set once by `create_app`).
+
+    HolderDep    the model holder (current model, last check, reload)
+    SettingsDep  the settings the app was built with (never re-read from the environment here)
+    MetricsDep   the app's Prometheus metrics
+    DrainingDep  True once shutdown has begun (readiness fails first)
+
+Tests build the app with `create_app(settings, holder=fake)`: nothing here reaches MLflow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from occupancy.api.holder import ModelHolder, ServedModel
+from occupancy.api.metrics import ApiMetrics
+from occupancy.config import Settings
+from occupancy.errors import NotReadyError
+
+
+def app_holder(request: Request) -> ModelHolder:
+    """The app's model holder."""
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+def app_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def app_metrics(request: Request) -> ApiMetrics:
+    """The app's metrics."""
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+def app_draining(request: Request) -> bool:
+    """Whether the server is draining before shutdown."""
+    return bool(request.app.state.draining)
+
+
+HolderDep = Annotated[ModelHolder, Depends(app_holder)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+MetricsDep = Annotated[ApiMetrics, Depends(app_metrics)]
+DrainingDep = Annotated[bool, Depends(app_draining)]
+
+
+def served_model(holder: ModelHolder) -> ServedModel:
+    """The model serving now, read once (one request, one version); NotReadyError if none.
+
+    Called in the route body, not as a dependency: a malformed request stays a 422 with or
+    without a model, as FastAPI validates the body only after dependencies have run.
+    """
+    served = holder.current
+    if served is None:
+        raise NotReadyError(holder.last_error or "no model loaded yet")
+    return served

@@ -1,0 +1,17 @@
+"""The API's routes, one router per concern, included by `create_app` in this order.
+
+    health   GET /health/live, GET /health/ready
+    model    GET /model, POST /model/reload (admin token)
+    predict  POST /predict
+    metrics  GET /metrics (Prometheus)
+
+Routes read what they need through `occupancy.api.dependencies`, never from module globals.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from occupancy.api.routes import health, metrics, model, predict
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, model.router, predict.router, metrics.router)
