@@ -95,7 +95,7 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, and the architecture contrac
 	$(VENV)/bin/ruff check src dags tests benchmarks
 	$(VENV)/bin/ruff format --check src dags tests benchmarks
 	$(VENV)/bin/mypy
-	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
+	PYTHONPATH=src:. $(VENV)/bin/lint-imports --no-cache
 	cd dags && ../$(VENV)/bin/mypy --strict --ignore-missing-imports --follow-imports=skip --allow-untyped-decorators .
 
 format: $(STAMP) ## Apply ruff fixes and formatting

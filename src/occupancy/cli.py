@@ -184,13 +184,20 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     poll_seconds: Annotated[
-        float, typer.Option(help="How often to check the alias for a new version.")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds between checks of the alias for a new version (default: "
+            "OCCUPANCY_POLL_SECONDS, else 30).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI): /predict, /model, /health/*, /metrics, /docs."""
     from occupancy.api.server import run_server
 
-    run_server(get_settings(), host=host, port=port, workers=workers, poll_seconds=poll_seconds)
+    settings = get_settings()
+    every = settings.poll_seconds if poll_seconds is None else poll_seconds
+    run_server(settings, host=host, port=port, workers=workers, poll_seconds=every)
 
 
 @app.command("demo")

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     model_name: str = DEFAULT_MODEL_NAME
     model_alias: str = DEFAULT_MODEL_ALIAS
     api_token: SecretStr | None = None
+    # How often the API checks the alias for a new version (`occupancy serve --poll-seconds`).
+    poll_seconds: float = Field(default=30.0, gt=0.0)
     # On SIGTERM the API keeps answering this long with readiness 503, so load balancers stop
     # routing to it before it closes its socket (Kubernetes removes endpoints asynchronously).
     api_drain_seconds: float = Field(default=5.0, ge=0.0, le=300.0)

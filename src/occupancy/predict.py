@@ -18,6 +18,7 @@ from occupancy.data.clean import clean_listings
 from occupancy.data.csvio import iter_batches, open_listings_csv
 from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, ID_COLUMN
 from occupancy.errors import ConfigError, NotFoundError
+from occupancy.probabilities import in_class_order
 from occupancy.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,7 @@ OUTPUT_COLUMNS = (ID_COLUMN, "occupancy_level", *(f"p_{c}" for c in CLASSES))
 
 def score_frame(model: Any, raw: pa.Table) -> pd.DataFrame:
     """Predictions for raw listings: id, occupancy_level and one probability per class."""
-    proba = model.predict_proba(clean_listings(raw))
-    classes = list(model.classes_)
-    aligned = np.column_stack(
-        [proba[:, classes.index(c)] if c in classes else np.zeros(len(raw)) for c in CLASSES]
-    )
+    aligned = in_class_order(model.predict_proba(clean_listings(raw)), model.classes_)
     out = pd.DataFrame({f"p_{c}": aligned[:, i] for i, c in enumerate(CLASSES)})
     out.insert(0, "occupancy_level", np.asarray(CLASSES, dtype=object)[aligned.argmax(axis=1)])
     out.insert(0, ID_COLUMN, raw.column(ID_COLUMN).to_pandas().astype("str").to_numpy())

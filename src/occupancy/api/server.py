@@ -20,7 +20,6 @@ from fastapi import FastAPI
 from occupancy.api.app import create_app
 from occupancy.config import Settings, get_settings
 
-_POLL_ENV = "OCCUPANCY_POLL_SECONDS"
 GRACEFUL_SECONDS = 20
 
 
@@ -37,7 +36,8 @@ def configure_logging() -> None:
 def app_factory() -> FastAPI:
     """uvicorn factory for multi-worker mode: settings come from the environment."""
     configure_logging()
-    return create_app(get_settings(), poll_seconds=float(os.environ.get(_POLL_ENV, "30")))
+    settings = get_settings()
+    return create_app(settings, poll_seconds=settings.poll_seconds)
 
 
 def run_server(
@@ -58,7 +58,7 @@ def run_server(
         _DrainingServer(config, app, settings.api_drain_seconds).run()
         return
     # uvicorn's supervisor owns the workers' signals here: no drain phase, only its graceful stop.
-    os.environ[_POLL_ENV] = str(poll_seconds)
+    os.environ["OCCUPANCY_POLL_SECONDS"] = str(poll_seconds)  # read by each worker's Settings
     uvicorn.run("occupancy.api.server:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
 
 
