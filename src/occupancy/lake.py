@@ -217,8 +217,11 @@ class S3Lake(Lake):
             s3={"addressing_style": "path"},
             signature_version="s3v4",
         )
+        # A session of its own: boto3's default session keeps the credentials it first resolved
+        # for the life of the process, so one lake's identity would leak into every later one.
         # endpoint_url=None leaves the endpoint to boto3's own resolution (AWS_ENDPOINT_URL…).
-        return boto3.client("s3", config=config, endpoint_url=self.endpoint_url)
+        session = boto3.session.Session()
+        return session.client("s3", config=config, endpoint_url=self.endpoint_url)
 
     def exists(self, key: str) -> bool:
         with self._translate(key, missing_ok=True) as state:

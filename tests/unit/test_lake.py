@@ -193,6 +193,18 @@ def s3_lake(no_aws_config) -> S3Lake:
     return _s3_lake(ENDPOINT)
 
 
+@pytest.mark.usefixtures("no_aws_config")
+def test_each_lake_signs_with_the_credentials_of_its_own_time(monkeypatch) -> None:
+    # boto3's default session would keep the first identity for the whole process.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    first = _s3_lake(ENDPOINT).s3._request_signer._credentials
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "second-secret")
+    second = _s3_lake(ENDPOINT).s3._request_signer._credentials
+    assert (first.access_key, second.access_key) == ("first-key", "second-key")
+
+
 @pytest.fixture
 def stub(s3_lake: S3Lake) -> Iterator[Stubber]:
     with Stubber(s3_lake.s3) as stubber:
