@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)
     seed: int = 42
-    # boto3 reads AWS_ENDPOINT_URL itself; the lake also names it in its error messages.
+    # The S3 endpoint every lake and input is opened with (and named in its errors); unset, boto3
+    # resolves the AWS default. Credentials stay boto3's own (AWS_ACCESS_KEY_ID, …).
     s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL"))
     # The code version recorded on runs and versions; images set it, a checkout asks git.
     git_sha: str | None = None

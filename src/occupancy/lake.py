@@ -28,7 +28,6 @@ from occupancy.errors import LakeError, NotFoundError
 
 _S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
 _S3_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
-_S3_DELETE_BATCH = 1000  # the most keys one DeleteObjects request accepts
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -98,7 +97,7 @@ class Lake:
         raise NotImplementedError
 
     def list(self, prefix: str) -> list[str]:
-        """Keys under a prefix, sorted."""
+        """Keys in the folder `prefix` (and below it), sorted; `runs/r1` never lists `runs/r10`."""
         raise NotImplementedError
 
     # -- writing --------------------------------------------------------------------------------
@@ -117,10 +116,6 @@ class Lake:
 
     def ensure_bucket(self) -> bool:
         """Create this root's bucket (S3) or directory (file) if missing; True when created."""
-        raise NotImplementedError
-
-    def delete_prefix(self, prefix: str) -> None:
-        """Remove every object under a prefix (used to clean up an unpublished attempt)."""
         raise NotImplementedError
 
 
@@ -172,9 +167,6 @@ class LocalLake(Lake):
         existed = self.path.is_dir()
         self._mkdir(self.path)
         return not existed
-
-    def delete_prefix(self, prefix: str) -> None:
-        shutil.rmtree(self._local(prefix), ignore_errors=True)
 
     def _atomic(self, key: str) -> contextlib.AbstractContextManager[Path]:
         """A temporary file that replaces the key's file when the block succeeds."""
@@ -245,9 +237,11 @@ class S3Lake(Lake):
 
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
+        # A folder, as on a file system: S3 prefixes match any key that starts with them.
+        folder = f"{prefix.rstrip('/')}/" if prefix else ""
         with self._translate(prefix):
             pages = self.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._s3_key(prefix)
+                Bucket=self.bucket, Prefix=self._s3_key(folder)
             )
             for page in pages:
                 keys.extend(obj["Key"] for obj in page.get("Contents", []))
@@ -271,13 +265,6 @@ class S3Lake(Lake):
             self.s3.create_bucket(Bucket=self.bucket)
         return True
 
-    def delete_prefix(self, prefix: str) -> None:
-        keys = [self._s3_key(k) for k in self.list(prefix)]
-        for start in range(0, len(keys), _S3_DELETE_BATCH):
-            chunk = [{"Key": k} for k in keys[start : start + _S3_DELETE_BATCH]]
-            with self._translate(prefix):
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk})
-
     @contextlib.contextmanager
     def _translate(self, key: str, missing_ok: bool = False) -> Iterator[_State]:
         """Turn boto3 exceptions into LakeError / NotFoundError sentences naming the URI.
@@ -288,8 +275,8 @@ class S3Lake(Lake):
 
         state = _State()
         uri = self.uri(key)
-        endpoint = self.endpoint_url or "the configured S3 endpoint"
-        server = f"S3 at {self.endpoint_url}" if self.endpoint_url else endpoint
+        endpoint = self.endpoint_url or "the default AWS endpoint"
+        server = f"S3 at {endpoint}"
         try:
             yield state
         except NoCredentialsError:

@@ -98,13 +98,12 @@ def test_upload_and_download_copy_files(lake: Lake, tmp_path: Path) -> None:
     assert target.read_bytes() == b"id\n1\n"
 
 
-def test_delete_prefix_removes_everything_under_it_only(lake: Lake) -> None:
+def test_list_is_a_folder_listing(lake: Lake) -> None:
     lake.write_bytes("runs/r1/a", b"")
     lake.write_bytes("runs/r1/b/c", b"")
     lake.write_bytes("runs/r10/a", b"")
-    lake.delete_prefix("runs/r1")
-    assert lake.list("runs") == ["runs/r10/a"]
-    lake.delete_prefix("runs/never-written")  # nothing there is not an error
+    assert lake.list("runs/r1") == ["runs/r1/a", "runs/r1/b/c"]
+    assert lake.list("runs/never-written") == []
 
 
 def test_ensure_bucket_creates_the_directory_once(lake: LocalLake) -> None:
@@ -244,23 +243,9 @@ def test_s3_list_strips_the_lake_prefix(s3_lake: S3Lake, stub: Stubber) -> None:
     stub.add_response(
         "list_objects_v2",
         {"Contents": contents, "IsTruncated": False},
-        {"Bucket": "occupancy-lake", "Prefix": "team/runs/r1"},
+        {"Bucket": "occupancy-lake", "Prefix": "team/runs/r1/"},
     )
     assert s3_lake.list("runs/r1") == ["runs/r1/a", "runs/r1/b"]
-
-
-def test_s3_delete_prefix_deletes_the_listed_keys(s3_lake: S3Lake, stub: Stubber) -> None:
-    stub.add_response(
-        "list_objects_v2",
-        {"Contents": [{"Key": "team/runs/r1/a"}], "IsTruncated": False},
-        {"Bucket": "occupancy-lake", "Prefix": "team/runs/r1"},
-    )
-    stub.add_response(
-        "delete_objects",
-        {},
-        {"Bucket": "occupancy-lake", "Delete": {"Objects": [{"Key": "team/runs/r1/a"}]}},
-    )
-    s3_lake.delete_prefix("runs/r1")
 
 
 def test_s3_ensure_bucket_creates_only_a_missing_bucket(s3_lake: S3Lake, stub: Stubber) -> None:
@@ -292,7 +277,7 @@ URI = "s3://occupancy-lake/team/k"
         (
             None,
             "NoSuchBucket",
-            f"bucket 'occupancy-lake' does not exist at the configured S3 endpoint ({URI})",
+            f"bucket 'occupancy-lake' does not exist at the default AWS endpoint ({URI})",
         ),
         *(
             (
@@ -306,7 +291,7 @@ URI = "s3://occupancy-lake/team/k"
         (
             None,
             "AccessDenied",
-            f"the configured S3 endpoint refused the credentials for {URI} (AccessDenied): "
+            f"S3 at the default AWS endpoint refused the credentials for {URI} (AccessDenied): "
             "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         ),
         (ENDPOINT, "InternalError", f"S3 request for {URI} failed: InternalError"),
@@ -349,7 +334,7 @@ def test_unreachable_s3_names_the_given_endpoint_never_the_environment(
     lake.s3.meta.events.register("before-send.s3.HeadObject", refuse)
     with pytest.raises(LakeError) as excinfo:
         lake.exists("k")
-    where = f"S3 at {ENDPOINT}" if endpoint_url else "the configured S3 endpoint"
+    where = f"S3 at {ENDPOINT}" if endpoint_url else "S3 at the default AWS endpoint"
     message = str(excinfo.value)
     assert message.startswith(f"cannot reach {where} for {URI}: Could not connect")
     # boto3's own part names where it really tried: the given endpoint wins over the variable.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +117,21 @@ def test_a_decision_is_recorded_with_its_metrics_on_the_parent(registry) -> None
     recorded = registry.run(parent).data
     assert recorded.tags[DECISION_TAG] == "kept_champion"
     assert recorded.metrics["test_f1_macro"] == 0.4
+
+
+def test_opening_a_registry_quiets_mlflow_before_it_is_imported(tmp_path) -> None:
+    # A fresh interpreter: MLflow reads MLFLOW_LOGGING_LEVEL once, when first imported.
+    script = (
+        "import logging, sys\n"
+        "from occupancy.config import Settings\n"
+        "from occupancy.registry import Registry\n"
+        "assert 'mlflow' not in sys.modules\n"
+        f"Registry(Settings(home={str(tmp_path / '.occupancy')!r}))\n"
+        "print(logging.getLevelName(logging.getLogger('mlflow').level))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OCCUPANCY_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "ERROR"

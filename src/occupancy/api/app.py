@@ -26,7 +26,7 @@ DESCRIPTION = (
 
 
 def create_app(
-    settings: Settings, *, holder: ModelHolder | None = None, poll_seconds: float = 30.0
+    settings: Settings, *, holder: ModelHolder | None = None, poll_seconds: float | None = None
 ) -> FastAPI:
     """Build the app; the holder (a new one polling the registry, unless given) starts with it."""
     holder = holder or ModelHolder(settings, poll_seconds=poll_seconds)

@@ -135,9 +135,9 @@ ReloadListener = Callable[[str, ServedModel | None], None]
 class ModelHolder:
     """Holds the served model and keeps it in step with the registry alias."""
 
-    def __init__(self, settings: Settings, *, poll_seconds: float = 30.0) -> None:
+    def __init__(self, settings: Settings, *, poll_seconds: float | None = None) -> None:
         self.settings = settings
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = settings.poll_seconds if poll_seconds is None else poll_seconds
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self.last_check_at: str | None = None
@@ -196,7 +196,11 @@ class ModelHolder:
     def _connected(self) -> Registry:
         """The holder's one registry, opened on first use (MLflow may be down at start-up)."""
         if self._registry is None:
-            self._registry = Registry(self.settings)
+            self._registry = Registry(self.settings)  # checks that the server answers
+        else:
+            # A server gone since: one 5 s check instead of minutes of client retries held
+            # under the lock that POST /model/reload waits on.
+            self._registry.check_reachable()
         return self._registry
 
     def _refresh(self) -> str:
@@ -232,12 +236,8 @@ class ModelHolder:
             metrics={k: _number(v) for k, v in tags.items() if k.endswith("f1_macro")},
             model=loaded.model,
         )
-        log.info(
-            "loaded %s v%s in %.1f s",
-            self.settings.model_name,
-            version.version,
-            time.perf_counter() - started,
-        )
+        uri = f"models:/{self.settings.model_name}/{version.version}"
+        log.info("loaded %s in %.1f s", uri, time.perf_counter() - started)
         return served, loaded.example
 
 

@@ -22,13 +22,14 @@ import pyarrow.compute as pc
 from occupancy.atomic import atomic_write
 from occupancy.data.schema import RAW_COLUMN_NAMES
 
+log = logging.getLogger(__name__)
+
 # fmt: off
 # Every marginal below was calibrated on the real Newark (2025-09-30) and Jersey City (2025-09-25)
 # scrapes and is hard-coded, so the generator never reads those files at runtime.
 _SCRAPE = np.datetime64("2025-09-30", "D")
 _SCRAPE_ID = 20250930030606
 _BLOCK_ROWS = 10_000  # rows per independent RNG stream, so the output does not depend on chunk_rows
-log = logging.getLogger(__name__)
 _MAX_ROWS = 20_000_000  # keeps the listing-id ranges below disjoint and inside int64
 # Listings per host in Newark (1872 listings, 661 hosts): (listings, number of hosts).
 _HOST_SIZES = (

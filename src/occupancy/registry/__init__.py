@@ -12,7 +12,6 @@ version per promoted challenger, and the alias (default `@champion`) on the vers
 """
 
 from occupancy.registry.artifacts import LoadedModel
-from occupancy.registry.environment import check_reachable
 from occupancy.registry.family_run import FamilyRun
 from occupancy.registry.store import Registry
 from occupancy.registry.tags import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, ROLE_TAG, RUN_ID_TAG
@@ -26,5 +25,4 @@ __all__ = [
     "FamilyRun",
     "LoadedModel",
     "Registry",
-    "check_reachable",
 ]

@@ -23,13 +23,18 @@ class Registry:
 
     def __init__(self, settings: Settings) -> None:
         environment.check_reachable(settings.mlflow_tracking_uri)
-        from mlflow.tracking import MlflowClient
-
         self.settings = settings
         if settings.is_local_tracking:
             settings.home.mkdir(parents=True, exist_ok=True)
+        # Before MLflow is first imported: it reads some of its settings (logging) at import.
         environment.configure(settings.mlflow_tracking_uri)
+        from mlflow.tracking import MlflowClient
+
         self.client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+
+    def check_reachable(self) -> None:
+        """Fail in seconds, with one sentence, when the tracking server does not answer now."""
+        environment.check_reachable(self.settings.mlflow_tracking_uri)
 
     @property
     def champion_uri(self) -> str:
