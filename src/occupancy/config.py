@@ -8,7 +8,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from occupancy.errors import ConfigError
@@ -50,6 +57,14 @@ class Settings(BaseSettings):
     git_sha: str | None = None
     # Where `occupancy demo` finds the DAG files; default: `dags/` of the running checkout.
     dags_folder: Path | None = None
+
+    @field_validator("api_token", mode="after")
+    @classmethod
+    def _blank_token_disables_reload(cls, value: SecretStr | None) -> SecretStr | None:
+        # OCCUPANCY_API_TOKEN="" (an unfilled Secret) must not become the secret "Bearer ".
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

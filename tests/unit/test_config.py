@@ -129,3 +129,15 @@ def test_api_token_is_hidden_from_repr() -> None:
     assert "s3cret-token" not in repr(settings)
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "s3cret-token"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t\n"])
+def test_a_blank_api_token_means_reload_disabled(blank: str) -> None:
+    assert Settings(api_token=blank).api_token is None
+
+
+def test_an_empty_api_token_in_the_environment_means_reload_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OCCUPANCY_API_TOKEN", "")
+    assert Settings().api_token is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -96,7 +97,8 @@ class ServedModel:
 
 
 def with_fast_path(served: ServedModel, example: pd.DataFrame | None) -> ServedModel:
-    """Attach the compiled fast path if it matches the logged model within 1e-6 on the sample."""
+    """Attach the compiled fast path if it matches the logged model within 1e-6 on the sample
+    (a non-finite difference, from a NaN or infinite probability on either side, never does)."""
     fast = compile_pipeline(served.model)
     if fast is None:
         log.info(
@@ -106,7 +108,8 @@ def with_fast_path(served: ServedModel, example: pd.DataFrame | None) -> ServedM
     probe = clean_listings(pd.DataFrame([PROBE_LISTING]))
     sample = probe if example is None else pd.concat([example, probe], ignore_index=True)
     difference = verify(fast, served.model, sample)
-    if difference > TOLERANCE:
+    # `nan > TOLERANCE` is False: a NaN from either side would otherwise pass as a match.
+    if not math.isfinite(difference) or difference > TOLERANCE:
         log.warning("fast path differs from the logged model by %.2e: not used", difference)
         return served
     return dataclasses.replace(served, fast=fast)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from api_fakes import FakeHolder
+from pydantic import SecretStr
 
 from conftest import TOKEN
 
@@ -60,3 +61,16 @@ def test_reload_with_the_token_checks_the_alias_now_and_describes_the_model(
     assert holder.refreshes == 1
     assert response.json()["version"] == "7"
     assert response.json()["last_check_at"] == "2025-10-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t "])
+def test_reload_is_403_when_the_configured_token_is_blank(api, settings, served, blank) -> None:
+    # model_copy skips the Settings validator: the auth check must refuse a blank secret itself.
+    holder = FakeHolder(served)
+    blank_settings = settings.model_copy(update={"api_token": SecretStr(blank)})
+    with api(blank_settings, holder) as client:
+        for header in ("Bearer ", f"Bearer {blank}", "Bearer"):
+            response = client.post("/model/reload", headers={"Authorization": header})
+            assert response.status_code == 403
+            assert "OCCUPANCY_API_TOKEN" in response.json()["detail"]
+    assert holder.refreshes == 0
