@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from occupancy.api.errors import install_error_handlers
 from occupancy.api.holder import ModelHolder
 from occupancy.api.metrics import ApiMetrics
-from occupancy.api.middleware import RequestMiddleware
+from occupancy.api.middleware import RequestMiddleware, SecurityHeadersMiddleware
 from occupancy.api.routes import ROUTERS
 from occupancy.config import Settings
 
@@ -43,6 +43,8 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=metrics)  # type: ignore[arg-type]
+    # Added last, so outermost: the 413s RequestMiddleware answers itself carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)  # type: ignore[arg-type]
     return app
 
 
