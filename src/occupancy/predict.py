@@ -16,6 +16,7 @@ from occupancy.atomic import atomic_write
 from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
 from occupancy.data.csvio import iter_batches, open_listings_csv
+from occupancy.data.csvsafe import neutralise_table
 from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, ID_COLUMN
 from occupancy.errors import ConfigError, NotFoundError
 from occupancy.probabilities import in_class_order
@@ -85,7 +86,8 @@ def _write_predictions(
                 if writer is None:
                     make = pq.ParquetWriter if parquet else pacsv.CSVWriter
                     writer = make(target, table.schema)
-                writer.write_table(table)
+                # A spreadsheet opening the CSV must not run an id as a formula (Parquet: as is).
+                writer.write_table(table if parquet else neutralise_table(table))
                 rows += table.num_rows
                 log.info("predict: %s listings scored", f"{rows:,}")
     finally:

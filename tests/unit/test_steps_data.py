@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -207,3 +209,20 @@ def test_manifest_is_json_with_the_counts(isolated_settings, newark, tmp_path) -
         (Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/_manifest.json").read_text()
     )
     assert manifest["rows_read"] == 50 and manifest["columns"] == 79
+
+
+def test_quarantine_neutralises_a_formula_id_and_keeps_row_numbers_numbers(
+    isolated_settings, newark, tmp_path
+) -> None:
+    formula = '=HYPERLINK("http://x","y")'
+    frame = newark.head(500).copy()
+    frame.loc[3, "id"] = formula
+    summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
+    assert summary["rows_quarantined"] == 1
+    text = (
+        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
+    ).read_text()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["id"] == "'" + formula
+    assert row["row"] == "4" and text.splitlines()[1].startswith("4,")
+    assert row["reason"].startswith("column 'id':") and formula[:10] in row["reason"]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from occupancy.config import Settings
 from occupancy.data.csvio import iter_tables, open_listings_csv
+from occupancy.data.csvsafe import neutralise_cell
 from occupancy.data.schema import ID_COLUMN, RAW_COLUMNS, REQUIRED_FOR_TRAINING, Kind
 from occupancy.data.validate import validate_rows
 from occupancy.digest import file_digest
@@ -33,7 +34,11 @@ _PROGRESS_ROWS = 100_000
 
 
 class _Quarantine:
-    """Invalid rows with their reasons, written as CSV (row number, id, reason)."""
+    """Invalid rows with their reasons, written as CSV (row number, id, reason).
+
+    The id and the reason quote raw user values, so both are neutralised against formula
+    injection; the row number is written as a number.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -46,7 +51,8 @@ class _Quarantine:
 
     def add(self, rows: Any, ids: Any, reasons: Any) -> None:
         for row, listing_id, reason in zip(rows, ids, reasons, strict=True):
-            self._writer.writerow([row, listing_id, reason])
+            shown_id = "" if listing_id is None else neutralise_cell(str(listing_id))
+            self._writer.writerow([row, shown_id, neutralise_cell(reason)])
             self.by_column[reason.split("'")[1] if "'" in reason else "row"] += 1
             if self.first is None:
                 self.first = f"row {row}, {reason}"
