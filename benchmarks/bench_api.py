@@ -209,7 +209,11 @@ def main() -> int:
 
     import mlflow
 
-    model = mlflow.sklearn.load_model("models:/airbnb-occupancy-classifier@champion")
+    from occupancy.registry.artifacts import load_model
+
+    # The product's own loader (skops, trusted types): MLflow's needs pickle allowed.
+    uri = "models:/airbnb-occupancy-classifier@champion"
+    model = load_model(uri, mlflow.get_tracking_uri())
     frame = pd.DataFrame([listing])
     floor = []
     for _ in range(200):

@@ -7,6 +7,7 @@
     │   ├── SchemaError      required columns are missing or the file is not a listings CSV
     │   └── QualityError     too many rows are invalid
     ├── RegistryError        MLflow cannot be reached or refuses a request
+    │   └── UntrustedModelError  a model artifact would need pickle or a type we do not trust
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
     ├── PipelineError        a DAG run failed (carries the failing step's reason)
     ├── ModelInputError      a listing given for scoring is invalid (the API answers 422)
@@ -48,6 +49,10 @@ class QualityError(DataError):
 
 class RegistryError(OccupancyError):
     """MLflow cannot be reached or refused a request."""
+
+
+class UntrustedModelError(RegistryError):
+    """A model artifact is not skops, or needs a type outside the product's trusted list."""
 
 
 class NotFoundError(OccupancyError):

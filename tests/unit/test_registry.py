@@ -32,12 +32,16 @@ def fitted(real_data_dir: Path) -> tuple[object, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    return Registry(Settings(home=tmp_path_factory.mktemp("registry") / ".occupancy"))
+    home = tmp_path_factory.mktemp("registry") / ".occupancy"
+    # Explicit: mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which Settings would read.
+    return Registry(Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}"))
 
 
 def test_opening_a_registry_sets_client_defaults_without_overriding_the_operators(
     tmp_path, monkeypatch
 ) -> None:
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: an earlier registry's must not leak in.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
     for key in CLIENT_ENV_DEFAULTS.keys() - {"MLFLOW_HTTP_REQUEST_MAX_RETRIES"}:
         monkeypatch.delenv(key, raising=False)

@@ -2,6 +2,11 @@
 
 The model is logged with its signature and an input example of validation rows; the API checks
 every new version (and its fast path) against that example before serving it.
+
+Loading never unpickles. Whoever can write a model version or an object in the artifact store
+could otherwise run code wherever the champion is loaded, so the artifact is read with skops and
+`TRUSTED_TYPES`, a list kept here in the product, never the list the artifact carries: a version
+serialized any other way, or needing any other type, is refused with the reason.
 """
 
 from __future__ import annotations
@@ -9,13 +14,24 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from occupancy.errors import UntrustedModelError
+
 # Pinned from this environment: MLflow's own inference re-imports the model in a subprocess.
 _MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy")
 EXAMPLE_ROWS = 50
+# Beyond skops' own defaults (scikit-learn estimators, builtins), exactly what the model families
+# of occupancy.training.models need; tests/unit/test_registry.py fits each family to keep it so.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.tree._tree.Tree",
+)
 
 
 @dataclass(frozen=True)
@@ -34,24 +50,26 @@ def log_pipeline_model(model: Any, X_valid: pd.DataFrame) -> str:
 
     example = X_valid.head(EXAMPLE_ROWS)
     requirements = [f"{name}=={version(name)}" for name in _MODEL_REQUIREMENTS]
-    trusted = sio.get_untrusted_types(data=sio.dumps(model))
+    needed = sorted(set(sio.get_untrusted_types(data=sio.dumps(model))) - set(TRUSTED_TYPES))
+    if needed:  # it could be logged, but never loaded again
+        raise UntrustedModelError(
+            f"the fitted model needs types outside TRUSTED_TYPES: {', '.join(needed)}"
+        )
     info = mlflow.sklearn.log_model(
         model,
         name="model",
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
         serialization_format="skops",
-        skops_trusted_types=trusted,
+        skops_trusted_types=list(TRUSTED_TYPES),
         pip_requirements=requirements,
     )
     return str(info.model_id)
 
 
-def load_model(model_uri: str) -> Any:
-    """A logged scikit-learn model by URI (models:/name@alias, models:/name/3, models:/m-…)."""
-    import mlflow
-
-    return mlflow.sklearn.load_model(model_uri)
+def load_model(model_uri: str, tracking_uri: str) -> Any:
+    """A logged model by URI (models:/name@alias, models:/name/3, models:/m-…), without pickle."""
+    return load_with_example(model_uri, tracking_uri).model
 
 
 def load_with_example(model_uri: str, tracking_uri: str) -> LoadedModel:
@@ -66,6 +84,29 @@ def load_with_example(model_uri: str, tracking_uri: str) -> LoadedModel:
             tracking_uri=tracking_uri,
             registry_uri=tracking_uri,
         )
-        model = mlflow.sklearn.load_model(local)
-        example = Model.load(local).load_input_example(local)
+        logged = Model.load(local)
+        model = load_skops_model(Path(local), logged.flavors.get("sklearn"), model_uri)
+        example = logged.load_input_example(local)
     return LoadedModel(model, example if isinstance(example, pd.DataFrame) else None)
+
+
+def load_skops_model(directory: Path, flavor: dict[str, Any] | None, model_uri: str) -> Any:
+    """The scikit-learn model of a downloaded artifact, read by skops with TRUSTED_TYPES only."""
+    import skops.io as sio
+
+    if flavor is None:
+        raise UntrustedModelError(f"{model_uri} is not a scikit-learn model logged by occupancy")
+    serialization = flavor.get("serialization_format")
+    if serialization != "skops":
+        raise UntrustedModelError(
+            f"{model_uri} is serialized with {serialization!r}: only skops models are loaded, "
+            "never pickle"
+        )
+    path = directory / str(flavor.get("pickled_model", ""))
+    # Checked before loading: skops builds nothing until every type in the file is trusted.
+    needed = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if needed:
+        raise UntrustedModelError(
+            f"{model_uri} needs types occupancy does not trust: {', '.join(needed)}"
+        )
+    return sio.load(path, trusted=list(TRUSTED_TYPES))

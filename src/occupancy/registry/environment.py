@@ -19,9 +19,6 @@ CLIENT_ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-    # Models here come from our own registry; MLflow 3.17 refuses to deserialize any sklearn
-    # model (skops included) unless this is set. Operators can still set it to false.
-    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
     # Steps print their own progress; MLflow's INFO chatter would drown it.
     "MLFLOW_LOGGING_LEVEL": "ERROR",
 }

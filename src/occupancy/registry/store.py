@@ -172,8 +172,8 @@ class Registry:
 
     def load_model(self, model_uri: str) -> Any:
         """A logged scikit-learn model by URI (models:/name@alias, models:/m-…)."""
-        environment.configure(self.settings.mlflow_tracking_uri)  # the fluent API reads the global
-        return self._call(f"load {model_uri}", artifacts.load_model, model_uri)
+        tracking_uri = self.settings.mlflow_tracking_uri
+        return self._call(f"load {model_uri}", artifacts.load_model, model_uri, tracking_uri)
 
     def load_version(self, version: str) -> artifacts.LoadedModel:
         """One registered version's model and input example, downloaded once."""

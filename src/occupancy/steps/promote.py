@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import NotFoundError, OccupancyError
+from occupancy.errors import NotFoundError, OccupancyError, UntrustedModelError
 from occupancy.provenance import git_sha
 from occupancy.registry import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, RUN_ID_TAG, Registry
 from occupancy.run_layout import open_run
@@ -100,6 +100,8 @@ def _decide(
     try:
         champion_model = registry.load_model(registry.champion_uri)
         champion_f1 = evaluate.macro_f1(y_test, champion_model.predict(X_test))
+    except UntrustedModelError:
+        raise  # a champion we must not load is never silently replaced: someone must look
     except (OccupancyError, ValueError, KeyError, TypeError) as exc:
         return (
             True,
