@@ -55,21 +55,27 @@ def test_every_family_needs_only_the_trusted_types(newark_xy, name: str) -> None
     assert set(sio.get_untrusted_types(data=sio.dumps(model))) <= set(TRUSTED_TYPES)
 
 
+def _register(registry: Registry, newark_xy, grid_point: int, run_id: str) -> tuple[str, Path]:
+    """Fit, log and register one genuine logreg version; its number and artifact folder on disk."""
+    X, y = newark_xy
+    family = FAMILIES["logreg"]
+    model = family.build(family.grid[grid_point], seed=1).fit(X, y)
+    parent = registry.parent_run(run_id)
+    with registry.family_run(parent, "logreg", {FAMILY_TAG: "logreg", ROLE_TAG: "family"}) as run:
+        model_id = run.log_model(model, X.head(50))
+    version = str(registry.register(model_id, run.id, {}).version)
+    location = registry.client.get_logged_model(model_id).artifact_location
+    return version, Path(unquote(urlparse(location).path))
+
+
 @pytest.fixture
 def registered(tmp_path, newark_xy, monkeypatch) -> tuple[Registry, str, Path]:
     """A genuine logreg version, registered and aliased, and its artifact folder on disk."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # a store of its own under tmp_path
-    X, y = newark_xy
     registry = Registry(Settings(home=tmp_path / ".occupancy"))
-    family = FAMILIES["logreg"]
-    model = family.build(family.grid[0], seed=1).fit(X, y)
-    parent = registry.parent_run("evil")
-    with registry.family_run(parent, "logreg", {FAMILY_TAG: "logreg", ROLE_TAG: "family"}) as run:
-        model_id = run.log_model(model, X.head(50))
-    version = str(registry.register(model_id, run.id, {}).version)
+    version, folder = _register(registry, newark_xy, 0, "evil")
     registry.set_alias(version)
-    location = registry.client.get_logged_model(model_id).artifact_location
-    return registry, version, Path(unquote(urlparse(location).path))
+    return registry, version, folder
 
 
 def _flavor(folder: Path) -> dict[str, object]:
@@ -131,15 +137,7 @@ def test_the_api_keeps_serving_the_previous_version_and_says_why(
     holder = ModelHolder(registry.settings)
     assert holder.refresh() == "loaded" and holder.current.version == first
 
-    X, y = newark_xy
-    family = FAMILIES["logreg"]
-    model = family.build(family.grid[1], seed=2).fit(X, y)
-    parent = registry.parent_run("evil-2")
-    with registry.family_run(parent, "logreg", {FAMILY_TAG: "logreg", ROLE_TAG: "family"}) as run:
-        model_id = run.log_model(model, X.head(50))
-    second = str(registry.register(model_id, run.id, {}).version)
-    location = registry.client.get_logged_model(model_id).artifact_location
-    folder = Path(unquote(urlparse(location).path))
+    second, folder = _register(registry, newark_xy, 1, "evil-2")
     mark = tmp_path / "served-payload-ran"
     (folder / str(_flavor(folder)["pickled_model"])).write_bytes(sio.dumps(Tripwire(mark)))
     registry.set_alias(second)

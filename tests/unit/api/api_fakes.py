@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from occupancy.api.holder import ServedModel
+from occupancy.api.middleware import MAX_BODY_BYTES
 
 
 class FakeHolder:
@@ -34,3 +36,12 @@ class FakeHolder:
 
     def stop(self) -> None:
         self.started = False
+
+
+def post_over_the_body_limit(client: Any) -> Any:
+    """POST /predict announcing one byte more than the limit in Content-Length (body not sent)."""
+    return client.post(
+        "/predict",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": str(MAX_BODY_BYTES + 1)},
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from api_fakes import FakeHolder
+from api_fakes import FakeHolder, post_over_the_body_limit
 
 from occupancy.api.middleware import MAX_BODY_BYTES
 
@@ -21,11 +21,7 @@ def test_a_request_without_an_id_gets_a_new_one(client) -> None:
 
 
 def test_a_content_length_over_the_limit_is_413_before_the_body_is_read(client) -> None:
-    response = client.post(
-        "/predict",
-        content=b"{}",
-        headers={"content-type": "application/json", "content-length": str(MAX_BODY_BYTES + 1)},
-    )
+    response = post_over_the_body_limit(client)
     assert response.status_code == 413
     assert response.json() == {"detail": f"request body over {MAX_BODY_BYTES} bytes"}
 

@@ -7,8 +7,7 @@ import hashlib
 import re
 
 import pytest
-
-from occupancy.api.middleware import MAX_BODY_BYTES
+from api_fakes import post_over_the_body_limit
 
 FIXED = {
     "x-content-type-options": "nosniff",
@@ -37,11 +36,7 @@ def test_a_json_answer_may_load_nothing(client) -> None:
 
 
 def test_a_refused_body_carries_the_headers_too(client) -> None:
-    response = client.post(
-        "/predict",
-        content=b"{}",
-        headers={"content-type": "application/json", "content-length": str(MAX_BODY_BYTES + 1)},
-    )
+    response = post_over_the_body_limit(client)
     assert response.status_code == 413
     assert {k: response.headers.get(k) for k in FIXED} == FIXED
 
