@@ -79,20 +79,30 @@ def test_compose_files_pass_the_compose_spec_schema(name: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_compose_publishes_the_kubernetes_ports() -> None:
+PUBLISH_ADDRESS = "${OCCUPANCY_PUBLISH_ADDRESS:-127.0.0.1}"
+
+
+def test_compose_publishes_the_kubernetes_ports_on_loopback_only() -> None:
     services = _compose()["services"]
     published = {
-        service: sorted(int(p.split(":")[0]) for p in spec.get("ports", []))
+        service: [str(p).rsplit(":", 2) for p in spec.get("ports", [])]
         for service, spec in services.items()
         if spec.get("ports")
     }
-    assert published == {
+    assert {service: sorted(int(p[1]) for p in ports) for service, ports in published.items()} == {
         "postgres": [5432],
         "minio": [9000, 9001],
         "mlflow": [5000],
         "airflow-apiserver": [8080],
         "api": [8000],
     }
+    # Bound to loopback unless the documented variable says otherwise: "5432:5432" alone would
+    # publish on every interface.
+    for service, ports in published.items():
+        for address, host, container in ports:
+            assert (address, host) == (PUBLISH_ADDRESS, container), service
+    example = (ROOT / ".env.example").read_text()
+    assert "OCCUPANCY_PUBLISH_ADDRESS=127.0.0.1" in example
 
 
 def test_compose_takes_every_secret_from_the_env_file() -> None:
