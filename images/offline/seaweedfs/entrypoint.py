@@ -1,8 +1,9 @@
 """MinIO's server contract on SeaweedFS's S3 gateway (offline stand-in; no MinIO image here).
 
 Reproduced: `minio server DIR [--address :PORT] [--console-address :PORT] [--certs-dir DIR]` (no
-arguments: `/data` on :9000, as the compose file runs it), one identity from MINIO_ROOT_USER /
-MINIO_ROOT_PASSWORD, and MinIO's health endpoints `/minio/health/live` and `/minio/health/ready`,
+arguments: `/data` on :9000, as the compose file runs it), the root identity from MINIO_ROOT_USER /
+MINIO_ROOT_PASSWORD (an admin, the only one allowed to add users and policies: SeaweedFS's IAM API
+on the same port is writable, so `mc admin` of the stand-in works as MinIO's does), and MinIO's health endpoints `/minio/health/live` and `/minio/health/ready`,
 which the chart's probes use: a small front on the S3 port answers them (200 once SeaweedFS
 answers) and passes every other connection through byte for byte, so S3 signatures hold.
 Refused by name: any other flag, TLS certificates in the certs dir. Not served: the web console
@@ -81,7 +82,8 @@ def start_weed(data: str) -> subprocess.Popen:
     return subprocess.Popen(
         [
             weed, "-logdir=/tmp", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.port={BACKEND_PORT}", f"-s3.config={config}", "-s3.port.iceberg=0",
+            f"-s3.port={BACKEND_PORT}", f"-s3.config={config}", "-s3.iam.readOnly=false",
+            "-s3.port.iceberg=0",
             "-s3.port.lance=0", "-webdav=false", "-admin.ui=false", "-volume.preStopSeconds=0",
             "-master.telemetry=false",
         ]

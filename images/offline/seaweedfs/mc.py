@@ -3,8 +3,9 @@
 Reproduced: `mc alias set NAME URL ACCESS_KEY SECRET_KEY` (saved under $MC_CONFIG_DIR, default
 ~/.mc, only once the server answers with those credentials, as mc does), `mc mb
 [--ignore-existing|-p] NAME/BUCKET...`, `mc ready NAME` (exit 0 when the server answers its
-readiness endpoint, 1 otherwise) and `mc ls NAME`. Any other command or flag exits 2 naming it:
-the stand-in never pretends to do what it does not.
+readiness endpoint, 1 otherwise), `mc ls NAME`, and the users and policies of `mc admin`
+(mc_admin.py). Any other command or flag exits 2 naming it: the stand-in never pretends to do
+what it does not.
 """
 
 import json
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+import mc_admin
 
 
 def config_file() -> Path:
@@ -123,6 +126,8 @@ def main(argv: list[str]) -> int:
         return ready(argv[1:])
     if argv[:1] == ["ls"]:
         return list_buckets(argv[1:])
+    if argv[:1] == ["admin"]:
+        return mc_admin.admin(argv[1:], aliases())
     print(f"mc stand-in: `mc {' '.join(argv[:2])}` is not reproduced", file=sys.stderr)
     return 2
 
