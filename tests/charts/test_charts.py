@@ -24,7 +24,12 @@ STANDARD_LABELS = (
 )
 
 POSTGRES = {"ConfigMap/occ-postgres-init", "Service/occ-postgres", "StatefulSet/occ-postgres"}
-MINIO = {"Job/occ-minio-buckets", "Service/occ-minio", "StatefulSet/occ-minio"}
+MINIO = {
+    "ConfigMap/occ-minio-provision",
+    "Job/occ-minio-buckets",
+    "Service/occ-minio",
+    "StatefulSet/occ-minio",
+}
 MLFLOW = {
     "Deployment/occ-mlflow",
     "Job/occ-mlflow-migrate",
@@ -57,7 +62,7 @@ POLICIES = {
 }
 GENERATED = {
     "postgres": {"Secret/occ-postgres"},
-    "minio": {"Secret/occ-minio-credentials"},
+    "minio": {"Secret/occ-minio-credentials", "Secret/occ-minio-lake", "Secret/occ-minio-mlflow"},
     "airflow": {"Secret/occ-airflow"},
     "api": {"Secret/occ-api"},
 }

@@ -82,6 +82,117 @@ def test_the_scheduler_gets_exactly_what_kubernetes_pod_operator_needs(umbrella)
     assert scheduler["spec"]["serviceAccountName"] == "occ-airflow-scheduler"
 
 
+# -- Object storage identities ----------------------------------------------------------------
+# Three S3 identities: root (the MinIO server and the bucket Job only), lake (the step pods) and
+# mlflow (the tracking server and its migration Job). Everything else gets no S3 key at all.
+
+ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET = (
+    "occ-minio-credentials",
+    "occ-minio-lake",
+    "occ-minio-mlflow",
+)
+
+
+def _secrets_read(pod_spec: dict[str, Any]) -> set[str]:
+    """Every Secret a pod reads, through env, envFrom or a volume."""
+    found = set()
+    for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]:
+        for item in container.get("env", []):
+            ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                found.add(ref["name"])
+        found |= {s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
+    found |= {v["secret"]["secretName"] for v in pod_spec.get("volumes", []) if "secret" in v}
+    return found
+
+
+def _aws_variables(pod_spec: dict[str, Any]) -> set[str]:
+    return {
+        item["name"]
+        for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+        for item in container.get("env", [])
+        if item["name"].startswith("AWS_") or item["name"].startswith("MINIO_ROOT")
+    }
+
+
+def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods) -> None:
+    from chart_support import pod_specs
+
+    readers: dict[str, set[str]] = {ROOT_SECRET: set(), LAKE_SECRET: set(), MLFLOW_SECRET: set()}
+    for workload, spec in pod_specs(umbrella):
+        for secret in _secrets_read(spec) & set(readers):
+            readers[secret].add(workload)
+    for pod in step_pods:
+        for secret in _secrets_read(pod["spec"]) & set(readers):
+            readers[secret].add(f"step/{pod['metadata']['labels'].get('task_id', 'step')}")
+    assert readers[ROOT_SECRET] == {"StatefulSet/occ-minio", "Job/occ-minio-buckets"}
+    # The bucket Job provisions the identities, so it holds their keys too.
+    assert readers[MLFLOW_SECRET] == {
+        "Deployment/occ-mlflow",
+        "Job/occ-mlflow-migrate",
+        "Job/occ-minio-buckets",
+    }
+    assert "Job/occ-minio-buckets" in readers[LAKE_SECRET]
+    assert {r for r in readers[LAKE_SECRET] if not r.startswith("step/")} == {
+        "Job/occ-minio-buckets"
+    }
+    assert len([r for r in readers[LAKE_SECRET] if r.startswith("step/")]) >= 1
+    assert all(pod["spec"]["containers"][0]["envFrom"][1]["secretRef"]["name"] == LAKE_SECRET
+               for pod in step_pods)  # fmt: skip
+
+
+def test_the_api_and_airflow_components_get_no_s3_keys(umbrella) -> None:
+    from chart_support import pod_specs
+
+    specs = dict(pod_specs(umbrella))
+    keyless = [w for w in specs if w.split("/")[1].startswith(("occ-api", "occ-airflow"))]
+    assert len(keyless) >= 6  # the API, four Airflow components, the migration Job
+    for workload in keyless:
+        assert _aws_variables(specs[workload]) == set(), workload
+        assert _secrets_read(specs[workload]) & {ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET} == set()
+    scheduler_env = {
+        item["name"]: item.get("value")
+        for item in specs["Deployment/occ-airflow-scheduler"]["containers"][0]["env"]
+    }
+    # The scheduler only names the lake Secret for the pods it launches; it cannot read it
+    # (its Role grants pods, pods/log and events, no secrets).
+    assert scheduler_env["OCCUPANCY_STEP_SECRET"] == LAKE_SECRET
+
+
+def test_the_bucket_job_confines_each_identity_to_its_bucket(umbrella) -> None:
+    configmaps = _by_kind(umbrella, "ConfigMap")
+    script = configmaps["occ-minio-provision"]["data"]["provision.sh"]
+    assert script == (tools.ROOT / "charts/minio/files/provision.sh").read_text()
+    job = _by_kind(umbrella, "Job")["occ-minio-buckets"]["spec"]["template"]["spec"]
+    (container,) = job["containers"]
+    assert container["command"] == ["/bin/sh", "/provision/provision.sh"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LAKE_BUCKET"]["value"] == "occupancy-lake"
+    assert env["MLFLOW_BUCKET"]["value"] == "mlflow-artifacts"
+    assert env["LAKE_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == LAKE_SECRET
+    assert env["MLFLOW_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == MLFLOW_SECRET
+    assert set(env["BUCKETS"]["value"].split()) == {"occupancy-lake", "mlflow-artifacts"}
+
+
+def test_identity_secrets_can_be_existing_ones_and_must_name_a_provisioned_bucket(render) -> None:
+    sets = (
+        "minio.identities.lake.existingSecret=my-lake",
+        "minio.identities.mlflow.existingSecret=my-art",
+    )
+    done = render.run("occupancy", sets=sets)
+    assert done.returncode != 0
+    assert 'airflow.steps.secret ("occ-minio-lake") must name minio.identities.lake' in done.stderr
+    assert 'mlflow.artifacts.credentialsSecret ("occ-minio-mlflow") must name' in done.stderr
+    sets += ("airflow.steps.secret=my-lake", "mlflow.artifacts.credentialsSecret=my-art")
+    objects = render.objects("occupancy", sets=sets)
+    assert not {LAKE_SECRET, MLFLOW_SECRET} & set(_by_kind(objects, "Secret"))
+    job = _by_kind(objects, "Job")["occ-minio-buckets"]["spec"]["template"]["spec"]
+    assert {"my-lake", "my-art"} <= _secrets_read(job)
+    done = render.run("minio", sets=("identities.lake.bucket=elsewhere",))
+    assert done.returncode != 0
+    assert 'identities.lake.bucket: "elsewhere" is not one of buckets' in done.stderr
+
+
 # -- Network flows ---------------------------------------------------------------------------------
 # IBM's network-config-analyzer (nca) computes, from the rendered NetworkPolicies and the labels of
 # every pod, which connections Kubernetes semantics allow. The test compares its whole table with

@@ -402,14 +402,21 @@ def test_generated_secrets_are_kept_on_uninstall(render, chart) -> None:
         assert annotations.get("helm.sh/resource-policy") == "keep", secret["metadata"]["name"]
 
 
-def test_the_umbrella_generates_exactly_the_four_kept_secrets(umbrella) -> None:
+def test_the_umbrella_generates_exactly_the_six_kept_secrets(umbrella) -> None:
     kept = {
         o["metadata"]["name"]
         for o in umbrella
         if o["kind"] == "Secret"
         and (o["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep"
     }
-    assert kept == {"occ-postgres", "occ-minio-credentials", "occ-airflow", "occ-api"}
+    assert kept == {
+        "occ-postgres",
+        "occ-minio-credentials",
+        "occ-minio-lake",
+        "occ-minio-mlflow",
+        "occ-airflow",
+        "occ-api",
+    }
 
 
 # -- 9. The training fan-out fits a laptop's kind node --------------------------------------

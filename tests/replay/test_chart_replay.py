@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import substitutions
 from engine import Cluster, Node, log
 from install import install, wait_rollout
 from manifests import load
+from s3_identities import assert_confined, s3_client
 from stack import http_json, wait_for
 from step_pods import run_step_pod
 from substitutions import NAMESPACE, RELEASE, TAG
@@ -136,17 +136,11 @@ def _state(airflow: dict[str, Any], dag_id: str, run_id: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
-    """Upload a real city file where the chart's OCCUPANCY_RAW_URI points (as a user would
-    through the MinIO console), trigger the treatment DAG, and let the Asset start training."""
+    """Upload a real city file where the chart's OCCUPANCY_RAW_URI points (with the lake
+    identity's keys, which the bucket Job provisioned), trigger the treatment DAG, and let the
+    Asset start training."""
     started = time.monotonic()
-    credentials = cluster["release"].secrets[f"{RELEASE}-minio-credentials"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=_url(cluster, "minio", 9000),
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = _identity_client(cluster, "lake")
     s3.upload_file(
         str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), "occupancy-lake", RAW_KEY
     )
@@ -188,6 +182,24 @@ def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
     assert state == "success", f"train_pipeline_dag {training} ended {state}"
     cluster["timings"]["pipeline_s"] = time.monotonic() - started
     return {"treatment": treatment, "training": training}
+
+
+def _identity_client(cluster, identity: str) -> Any:
+    """An S3 client with the keys of `identity` (lake, mlflow) from the rendered Secret."""
+    keys = cluster["release"].secrets[f"{RELEASE}-minio-{identity}"]
+    return s3_client(
+        _url(cluster, "minio", 9000), keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]
+    )
+
+
+def test_each_provisioned_identity_is_refused_outside_its_bucket(cluster, pipeline) -> None:
+    lake, mlflow = _identity_client(cluster, "lake"), _identity_client(cluster, "mlflow")
+    artifacts = mlflow.list_objects_v2(Bucket="mlflow-artifacts")["Contents"]
+    assert artifacts, "the pipeline logged no artifact through MLflow's proxy"
+    assert_confined(
+        lake, own="occupancy-lake", other="mlflow-artifacts", other_key=artifacts[0]["Key"]
+    )
+    assert_confined(mlflow, own="mlflow-artifacts", other="occupancy-lake", other_key=RAW_KEY)
 
 
 def test_mlflow_answers_a_port_forward_on_any_local_port(cluster, pipeline) -> None:

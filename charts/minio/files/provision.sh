@@ -11,7 +11,7 @@
 # Environment: MINIO_ENDPOINT, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD, BUCKETS (space-separated),
 # LAKE_BUCKET, LAKE_ACCESS_KEY, LAKE_SECRET_KEY, MLFLOW_BUCKET, MLFLOW_ACCESS_KEY, MLFLOW_SECRET_KEY.
 set -eu
-policy_dir=$(mktemp -d)
+policy_dir=${TMPDIR:-/tmp}  # a writable scratch directory (the root file system is read-only)
 
 mc alias set root "$MINIO_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
 for bucket in $BUCKETS; do

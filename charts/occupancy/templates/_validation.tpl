@@ -25,5 +25,18 @@ disabled (its values name "<release>-<chart>" by default).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /* An identity in an existing Secret: its users must name that Secret, not the generated one. */ -}}
+{{- if $.Values.minio.enabled -}}
+{{- range list (list "lake" "airflow" "steps.secret") (list "mlflow" "mlflow" "artifacts.credentialsSecret") -}}
+{{- $identity := index . 0 -}}
+{{- $user := index . 1 -}}
+{{- $existing := dig "identities" $identity "existingSecret" "" $.Values.minio -}}
+{{- $value := ternary (dig "steps" "secret" "" (index $.Values $user)) (dig "artifacts" "credentialsSecret" "" (index $.Values $user)) (eq $user "airflow") -}}
+{{- $rendered := tpl (toString $value) $ -}}
+{{- if and $existing (index $.Values $user).enabled (ne $rendered $existing) -}}
+{{- $problems = append $problems (printf "%s.%s (%q) must name minio.identities.%s.existingSecret (%q), the Secret with the %s identity's keys" $user (index . 2) $rendered $identity $existing $identity) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- include "common.validate" $problems -}}
 {{- end -}}

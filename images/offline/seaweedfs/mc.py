@@ -16,9 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
 import mc_admin
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 
 def config_file() -> Path:

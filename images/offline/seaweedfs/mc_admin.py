@@ -23,7 +23,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-import xml.etree.ElementTree as ET  # noqa: N817 (the stdlib's own idiom)
+import xml.etree.ElementTree as ET
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -65,7 +65,7 @@ def iam(alias: dict, action: str, **params: str) -> ET.Element:
         url, data=body.encode(), headers=dict(signed.headers), method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (alias URL)
+        with urllib.request.urlopen(request, timeout=30) as response:
             return ET.fromstring(response.read())
     except urllib.error.HTTPError as error:
         answer = error.read().decode(errors="replace")
