@@ -1,4 +1,5 @@
-"""An S3 server (SeaweedFS `weed mini`) that accepts only its own random credentials."""
+"""An S3 server (SeaweedFS `weed mini`) that accepts only its own random credentials (an admin
+that may add per-bucket identities through SeaweedFS's IAM API)."""
 
 from __future__ import annotations
 
@@ -177,6 +178,10 @@ def _start_s3_once(
         f"-filer.localSocket={sock_dir / 'filer.sock'}",
         f"-s3.localSocket={sock_dir / 's3.sock'}",
         f"-s3.config={config_path}",
+        # The IAM API on the S3 port takes writes (from the admin identity only), so tests can
+        # provision per-bucket identities as the chart's bucket Job does (tests/integration/
+        # test_s3_identities.py).
+        "-s3.iam.readOnly=false",
     ]
     # AWS_* and S3_BUCKET from the caller's environment would be picked up by `weed mini`.
     env = clean_env(drop_prefixes=("AWS_", "MLFLOW_", "S3_"))
