@@ -107,7 +107,7 @@ def test_compose_publishes_the_kubernetes_ports_on_loopback_only() -> None:
 
 def test_compose_takes_every_secret_from_the_env_file() -> None:
     compose = _compose()
-    blocks = [compose.get("x-s3-env", {}), compose["x-airflow"]["environment"]]
+    blocks = [compose.get("x-lake-s3-env", {}), compose["x-airflow"]["environment"]]
     blocks += [spec.get("environment", {}) for spec in compose["services"].values()]
     for block in blocks:
         for name, value in block.items():
@@ -120,11 +120,35 @@ def test_compose_takes_every_secret_from_the_env_file() -> None:
     assert "development only" in example.lower() or "development-only" in example.lower()
 
 
+def test_compose_gives_each_service_only_its_own_s3_identity() -> None:
+    services = _compose()["services"]
+
+    def env(name: str) -> dict[str, str]:
+        return {k: str(v) for k, v in (services[name].get("environment") or {}).items()}
+
+    holders = {name for name in services if any("MINIO_ROOT" in v for v in env(name).values())}
+    assert holders == {"minio", "minio-provision"}
+
+    def key_of(name: str) -> str:
+        """The .env variable the service's S3 access key comes from."""
+        found = re.match(r"\$\{(\w+)", env(name).get("AWS_ACCESS_KEY_ID", ""))
+        return found.group(1) if found else ""
+
+    lake_users = {name for name in services if key_of(name) == "LAKE_ACCESS_KEY"}
+    assert lake_users == {"seed", *(n for n in services if n.startswith("airflow-"))}
+    assert key_of("mlflow") == "MLFLOW_ACCESS_KEY"
+    assert [k for k in env("api") if k.startswith("AWS_")] == []
+    # Buckets are made by the root user's one-shot: the seed's lake identity cannot.
+    assert not [a for a in services["seed"]["command"] if a.startswith("--bucket")]
+
+
 def test_compose_waits_for_what_each_service_needs() -> None:
     services = _compose()["services"]
     assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["mlflow"]["depends_on"]["seed"]["condition"] == "service_completed_successfully"
-    assert services["seed"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["minio-provision"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    provisioned = services["seed"]["depends_on"]["minio-provision"]["condition"]
+    assert provisioned == "service_completed_successfully"
     assert services["api"]["depends_on"]["mlflow"]["condition"] == "service_healthy"
     for name in ("postgres", "minio", "airflow-apiserver", "api"):
         assert "healthcheck" in services[name], name
