@@ -126,12 +126,9 @@ def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods
         for secret in _secrets_read(pod["spec"]) & set(readers):
             readers[secret].add(f"step/{pod['metadata']['labels'].get('task_id', 'step')}")
     assert readers[ROOT_SECRET] == {"StatefulSet/occ-minio", "Job/occ-minio-buckets"}
-    # The bucket Job provisions the identities, so it holds their keys too.
-    assert readers[MLFLOW_SECRET] == {
-        "Deployment/occ-mlflow",
-        "Job/occ-mlflow-migrate",
-        "Job/occ-minio-buckets",
-    }
+    # The bucket Job provisions the identities, so it holds their keys too. MLflow's migration
+    # Job only talks to PostgreSQL.
+    assert readers[MLFLOW_SECRET] == {"Deployment/occ-mlflow", "Job/occ-minio-buckets"}
     assert "Job/occ-minio-buckets" in readers[LAKE_SECRET]
     assert {r for r in readers[LAKE_SECRET] if not r.startswith("step/")} == {
         "Job/occ-minio-buckets"
