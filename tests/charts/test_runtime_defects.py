@@ -167,6 +167,13 @@ def test_the_migration_job_makes_a_fab_admin_and_a_rerun_takes_a_changed_passwor
     assert _fab_logins(server, secrets, home, second) == {"new": 201, "old": 401}
 
 
+def test_the_generated_jwt_secret_is_as_long_as_hs512_wants(umbrella) -> None:
+    """Airflow signs its tokens with HS512 for a shared secret; RFC 7518 (3.2) wants a key of at
+    least 64 bytes, and PyJWT warns on every token signed with less."""
+    login = _named(umbrella, "Secret", "occ-airflow")["stringData"]
+    assert len(login["jwt-secret"].encode()) >= 64
+
+
 # -- 2. Task logs: the hostname Airflow records must be reachable from the api-server -----------
 
 
