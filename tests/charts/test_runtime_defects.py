@@ -122,6 +122,17 @@ def test_every_airflow_component_runs_the_fab_auth_manager(umbrella) -> None:
             assert not any(k.startswith("AIRFLOW__CORE__SIMPLE_AUTH") for k in _env(container))
 
 
+def test_only_the_migration_job_writes_fabs_roles_and_permissions(umbrella) -> None:
+    """Two writers race on FAB's unique keys (seen in `make chart-replay`: the Job failed with
+    `duplicate key … ab_permission_view_role` while the api-server synced the same roles)."""
+    for name, spec in pod_specs(umbrella):
+        if name.startswith("Deployment/occ-airflow"):
+            for container in spec["containers"]:
+                assert _env(container).get("AIRFLOW__FAB__UPDATE_FAB_PERMS") == "False", name
+    (job,) = _named(umbrella, "Job", MIGRATION_JOB)["spec"]["template"]["spec"]["containers"]
+    assert _env(job).get("AIRFLOW__FAB__UPDATE_FAB_PERMS") == "True"
+
+
 def test_only_the_migration_job_reads_the_admin_password(umbrella) -> None:
     for name, spec in pod_specs(umbrella):
         assert all(

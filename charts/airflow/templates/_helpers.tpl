@@ -129,6 +129,10 @@ containers:
     args: {{ toJson .args }}
     env:
       {{- include "airflow.env" $ctx | nindent 6 }}
+      # Only the migration Job writes FAB's roles and permissions: an api-server syncing them
+      # while the Job does fails one of the two on FAB's unique keys.
+      - name: AIRFLOW__FAB__UPDATE_FAB_PERMS
+        value: "False"
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
