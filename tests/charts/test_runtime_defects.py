@@ -1,7 +1,7 @@
 """Runtime defects of the Kubernetes mode, each proved on the rendered objects or the real code.
 
-What a cluster would show (README, Kubernetes section, "Troubleshooting"): the api-server crash-
-looping on a read-only passwords file, task logs that cannot be fetched, `make deploy` refusing an
+What a cluster would show (README, Kubernetes section, "Troubleshooting"): a login that the
+auth manager does not know, task logs that cannot be fetched, `make deploy` refusing an
 all-digit git sha or timing out on hooks, MLflow refusing a port-forward, passwords lost after a
 reinstall, training pods stuck Pending on a laptop. No cluster runs here: every test executes what
 a container would execute (the rendered command, Airflow's or MLflow's own code from the venv).
@@ -14,7 +14,6 @@ import json
 import os
 import shlex
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,6 @@ from chart_support import CHARTS, pod_specs
 
 from pod_policy import restricted_violations
 
-AUTH_FILE_VAR = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAGS_FOLDER = tools.ROOT / "dags"
 
@@ -47,16 +45,6 @@ def _env(container: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
-def _mount_for(container: dict, path: str) -> dict | None:
-    """The volume mount a path lies on (the deepest one), or None."""
-    mounts = [
-        m
-        for m in container.get("volumeMounts", [])
-        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
-    ]
-    return max(mounts, key=lambda m: len(m["mountPath"]), default=None)
-
-
 def _run_python(code: str, env: dict[str, str], home: Path) -> Any:
     """Run code with the venv's interpreter in a clean Airflow environment; its last line, parsed."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OCCUPANCY_"))}
@@ -68,123 +56,133 @@ def _run_python(code: str, env: dict[str, str], home: Path) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# -- 1. The api-server's passwords file must be writable (Airflow opens it "a+" and "r+") --------
+# -- 1. Airflow logs in through FAB: the migration Job makes the admin, from the Secret ----------
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+MIGRATION_JOB = "occ-airflow-migrate-1"
 
 
-def test_airflow_opens_its_passwords_file_on_a_writable_volume(umbrella) -> None:
-    seen = set()
-    for name, spec in pod_specs(umbrella):
-        volumes = {v["name"]: v for v in spec.get("volumes", [])}
-        for container in [*spec.get("initContainers", []), *spec["containers"]]:
-            path = _env(container).get(AUTH_FILE_VAR)
-            if path is None:
-                continue
-            seen.add((name, container["name"]))
-            mount = _mount_for(container, path)
-            assert mount is not None, f"{name}/{container['name']}: {path} is on no volume"
-            assert not mount.get("readOnly"), f"{name}/{container['name']}: {path} is read-only"
-            # Secret and ConfigMap volumes are read-only whatever the mount says.
-            assert set(volumes[mount["name"]]) == {"name", "emptyDir"}, (name, mount)
-    assert ("Deployment/occ-airflow-api-server", "api-server") in seen
-
-
-def test_only_the_api_server_mounts_the_airflow_login_secret(umbrella) -> None:
-    for name, spec in pod_specs(umbrella):
-        mounted = [
-            v
-            for v in spec.get("volumes", [])
-            if (v.get("secret") or {}).get("secretName") == "occ-airflow"
-        ]
-        if name == "Deployment/occ-airflow-api-server":
-            assert len(mounted) == 1, name
+def _kubelet_env(container: dict, secrets: dict[str, dict]) -> dict[str, str]:
+    """The container's environment with every Secret reference read from the rendered Secrets."""
+    env = {}
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
         else:
-            assert mounted == [], f"{name} mounts the Airflow login secret it does not need"
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secrets[ref["name"]]["stringData"][ref["key"]]
+    return env
 
 
-def _pod_layout(spec: dict, secrets: dict[str, dict], root: Path) -> dict[str, Path]:
-    """A host directory per volume: secret volumes filled (read-only) as the kubelet would."""
-    dirs = {}
-    for volume in spec["volumes"]:
-        path = root / volume["name"]
-        path.mkdir()
-        if "secret" in volume:
-            data = secrets[volume["secret"]["secretName"]]["stringData"]
-            for item in volume["secret"]["items"]:
-                (path / item["path"]).write_text(data[item["key"]])
-                (path / item["path"]).chmod(volume["secret"]["defaultMode"])
-            path.chmod(0o555)
-        dirs[volume["name"]] = path
-    return dirs
-
-
-def _on_host(container: dict, value: str, dirs: dict[str, Path]) -> str:
-    """A container path translated to the host directory of its volume (other values unchanged)."""
-    mount = _mount_for(container, value) if value.startswith("/") else None
-    if mount is None:
-        return value
-    relative = value[len(mount["mountPath"]) :].lstrip("/")
-    return str(dirs[mount["name"]] / relative)
-
-
-def test_the_api_server_copies_its_login_where_airflow_can_open_and_use_it(
-    umbrella, tmp_path
-) -> None:
-    spec = _named(umbrella, "Deployment", "occ-airflow-api-server")["spec"]["template"]["spec"]
-    secrets = {o["metadata"]["name"]: o for o in umbrella if o["kind"] == "Secret"}
-    dirs = _pod_layout(spec, secrets, tmp_path)
-    (secret_volume,) = [v["name"] for v in spec["volumes"] if "secret" in v]
-    (copier,) = [
-        c
-        for c in spec["initContainers"]
-        if any(m["name"] == secret_volume for m in c.get("volumeMounts", []))
-    ]
-    (server,) = spec["containers"]
-    assert all(m["name"] != secret_volume for m in server["volumeMounts"])
-    assert restricted_violations(spec) == []
-
-    # Run the init container's own command, its paths mapped onto the volumes' directories.
-    argv = [_on_host(copier, word, dirs) for word in [*copier["command"], *copier.get("args", [])]]
-    env = {k: _on_host(copier, v, dirs) for k, v in _env(copier).items()}
+def _run_migration_job(job: dict, secrets: dict[str, dict], home: Path) -> None:
+    """The Job's own command with its env, on SQLite instead of PostgreSQL, the venv's airflow."""
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = _kubelet_env(container, secrets) | {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    }
     done = subprocess.run(
-        argv, env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=30
+        [*container.get("command", []), *container["args"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert done.returncode == 0, done.stderr
-    copied = Path(_on_host(server, _env(server)[AUTH_FILE_VAR], dirs))
-    login = secrets["occ-airflow"]["stringData"]
-    assert json.loads(copied.read_text()) == json.loads(login["passwords.json"])
-    assert stat.S_IMODE(copied.stat().st_mode) == 0o600
+    assert done.returncode == 0, done.stderr[-3000:]
 
-    # Airflow's own SimpleAuthManager, as the api-server creates it, on that file: init, log in.
-    user = _env(server)["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(":")[0]
-    result = _run_python(
+
+def _fab_logins(server: dict, secrets: dict[str, dict], home: Path, tries: dict) -> dict:
+    """POST /auth/token on the api-server's app, built from the api-server's env: status per try."""
+    env = _kubelet_env(server, secrets) | {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"
+    }
+    return _run_python(
         f"""
 import json
-from fastapi import HTTPException
-from airflow.api_fastapi.app import init_auth_manager
-from airflow.api_fastapi.auth.managers.simple.datamodels.login import LoginBody
-from airflow.api_fastapi.auth.managers.simple.services.login import SimpleAuthManagerLogin
-init_auth_manager()
-token = SimpleAuthManagerLogin.create_token(body=LoginBody(username={user!r}, password={login["admin-password"]!r}))
-try:
-    SimpleAuthManagerLogin.create_token(body=LoginBody(username={user!r}, password="wrong"))
-    refused = None
-except HTTPException as error:
-    refused = error.status_code
-print(json.dumps({{"token": len(token), "refused": refused}}))
+from fastapi.testclient import TestClient
+from airflow.api_fastapi.app import create_app
+client = TestClient(create_app())
+tries = {tries!r}
+print(json.dumps({{name: client.post("/auth/token", json=body).status_code for name, body in tries.items()}}))
 """,
-        {
-            "AIRFLOW__CORE__AUTH_MANAGER": _env(server)["AIRFLOW__CORE__AUTH_MANAGER"],
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": _env(server)[
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"
-            ],
-            AUTH_FILE_VAR: str(copied),
-            "AIRFLOW__API_AUTH__JWT_SECRET": login["jwt-secret"],
-        },
-        tmp_path / "airflow-home",
+        {k: v for k, v in env.items() if k != "AIRFLOW_HOME"},
+        home,
     )
-    assert result["token"] > 20 and result["refused"] == 401
-    # The admin password from the Secret is still the one (init generated no other).
-    assert json.loads(copied.read_text()) == {user: login["admin-password"]}
+
+
+def test_every_airflow_component_runs_the_fab_auth_manager(umbrella) -> None:
+    """The official chart's auth manager for Airflow 3; the dag-processor reads it too (it syncs
+    DAG permissions into FAB's tables), and the CLI takes its `users` commands from it."""
+    for name, spec in pod_specs(umbrella):
+        if not name.startswith(("Deployment/occ-airflow", "Job/occ-airflow")):
+            continue
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            assert _env(container).get("AIRFLOW__CORE__AUTH_MANAGER") == FAB_AUTH_MANAGER, name
+            assert not any(k.startswith("AIRFLOW__CORE__SIMPLE_AUTH") for k in _env(container))
+
+
+def test_only_the_migration_job_writes_fabs_roles_and_permissions(umbrella) -> None:
+    """Two writers race on FAB's unique keys (seen in `make chart-replay`: the Job failed with
+    `duplicate key … ab_permission_view_role` while the api-server synced the same roles)."""
+    for name, spec in pod_specs(umbrella):
+        if name.startswith("Deployment/occ-airflow"):
+            for container in spec["containers"]:
+                assert _env(container).get("AIRFLOW__FAB__UPDATE_FAB_PERMS") == "False", name
+    (job,) = _named(umbrella, "Job", MIGRATION_JOB)["spec"]["template"]["spec"]["containers"]
+    assert _env(job).get("AIRFLOW__FAB__UPDATE_FAB_PERMS") == "True"
+
+
+def test_only_the_migration_job_reads_the_admin_password(umbrella) -> None:
+    for name, spec in pod_specs(umbrella):
+        assert all(
+            (v.get("secret") or {}).get("secretName") != "occ-airflow"
+            for v in spec.get("volumes", [])
+        ), f"{name} mounts the Airflow secret"
+        keys = {
+            e["valueFrom"]["secretKeyRef"]["key"]
+            for c in [*spec.get("initContainers", []), *spec["containers"]]
+            for e in c.get("env", [])
+            if "valueFrom" in e and e["valueFrom"]["secretKeyRef"]["name"] == "occ-airflow"
+        }
+        assert ("admin-password" in keys) == (name == f"Job/{MIGRATION_JOB}"), name
+
+
+def test_the_migration_job_makes_a_fab_admin_and_a_rerun_takes_a_changed_password(
+    umbrella, tmp_path
+) -> None:
+    """What `helm install` and then `helm upgrade` after a Secret change run: the Job twice."""
+    job = _named(umbrella, "Job", MIGRATION_JOB)
+    (server,) = _named(umbrella, "Deployment", "occ-airflow-api-server")["spec"]["template"][
+        "spec"
+    ]["containers"]
+    secrets = {o["metadata"]["name"]: o for o in umbrella if o["kind"] == "Secret"}
+    login = secrets["occ-airflow"]["stringData"]
+    user = "airflow"  # auth.adminUser's default, the login NOTES.txt prints
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+
+    _run_migration_job(job, secrets, home)
+    first = {
+        "admin": {"username": user, "password": login["admin-password"]},
+        "wrong": {"username": user, "password": login["admin-password"] + "x"},
+    }
+    assert _fab_logins(server, secrets, home, first) == {"admin": 201, "wrong": 401}
+
+    changed = {**secrets["occ-airflow"], "stringData": {**login, "admin-password": "changed-pw-1"}}
+    _run_migration_job(job, {**secrets, "occ-airflow": changed}, home)
+    second = {
+        "new": {"username": user, "password": "changed-pw-1"},
+        "old": {"username": user, "password": login["admin-password"]},
+    }
+    assert _fab_logins(server, secrets, home, second) == {"new": 201, "old": 401}
+
+
+def test_the_generated_jwt_secret_is_as_long_as_hs512_wants(umbrella) -> None:
+    """Airflow signs its tokens with HS512 for a shared secret; RFC 7518 (3.2) wants a key of at
+    least 64 bytes, and PyJWT warns on every token signed with less."""
+    login = _named(umbrella, "Secret", "occ-airflow")["stringData"]
+    assert len(login["jwt-secret"].encode()) >= 64
 
 
 # -- 2. Task logs: the hostname Airflow records must be reachable from the api-server -----------

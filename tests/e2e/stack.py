@@ -148,7 +148,7 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         "MLFLOW_ACCESS_KEY": "mlflow" + secrets.token_hex(8),
         "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24),
         "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(48),  # 64 characters: HS512 wants 64 bytes
         "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW_FERNET_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode(),
         "OCCUPANCY_API_TOKEN": secrets.token_urlsafe(24),

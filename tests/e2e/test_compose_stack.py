@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -83,18 +84,33 @@ def _record(stack: Stack) -> None:
     )
 
 
+def _login(username: str, password: str) -> tuple[int, Any]:
+    """FAB's POST /auth/token: 201 and an access token, 401 for a wrong password."""
+    return http_json(
+        f"{AIRFLOW}/auth/token",
+        method="POST",
+        body={"username": username, "password": password},
+    )
+
+
 @pytest.fixture(scope="module")
 def token(stack: Stack) -> dict[str, str]:
     def login() -> str | None:
-        status, body = http_json(
-            f"{AIRFLOW}/auth/token",
-            method="POST",
-            body={"username": "airflow", "password": stack.secrets["AIRFLOW_ADMIN_PASSWORD"]},
-        )
+        status, body = _login("airflow", stack.secrets["AIRFLOW_ADMIN_PASSWORD"])
         return body["access_token"] if status in (200, 201) else None
 
     access = wait_for("the Airflow API server to accept the login", login, 600, 3)
     return {"Authorization": f"Bearer {access}"}
+
+
+def _trigger(dag_id: str, token: dict[str, str]) -> tuple[int, Any]:
+    """POST a manual DAG run, as the UI's trigger button does."""
+    return http_json(
+        f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns",
+        method="POST",
+        body={"logical_date": None, "conf": {}},
+        headers=token,
+    )
 
 
 def _dag_run(dag_id: str, run_id: str, token: dict[str, str]) -> str | None:
@@ -117,12 +133,7 @@ def pipeline(stack: Stack, token: dict[str, str]) -> dict[str, Any]:
             300,
             3,
         )
-    status, run = http_json(
-        f"{AIRFLOW}/api/v2/dags/data_treatment_dag/dagRuns",
-        method="POST",
-        body={"logical_date": None, "conf": {}},
-        headers=token,
-    )
+    status, run = _trigger("data_treatment_dag", token)
     assert status == 200, run
     treatment_id = run["dag_run_id"]
     log(f"triggered data_treatment_dag run {treatment_id}")
@@ -178,6 +189,45 @@ def test_the_api_answers_a_real_listing_with_the_champion(pipeline, newark_listi
     assert prediction["id"] == listing["id"]
     assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
     assert abs(sum(prediction["probabilities"].values()) - 1.0) < 1e-6
+
+
+def test_airflow_refuses_a_wrong_password(token) -> None:
+    status, body = _login("airflow", "not-the-password")
+    assert status == 401, body
+    status, body = _login("nobody", "not-the-password")
+    assert status == 401, body
+
+
+def test_a_viewer_reads_dags_but_cannot_trigger_them(stack: Stack, pipeline) -> None:
+    """A user made as the README says, with FAB's Viewer role: read yes, trigger 403."""
+    password = secrets.token_urlsafe(12)
+    stack.compose(
+        "exec", "-T", "airflow-apiserver", "airflow", "users", "create", "--role", "Viewer",
+        "--username", "viewer", "--firstname", "View", "--lastname", "Only",
+        "--email", "viewer@occupancy.invalid", "--password", password,
+    )  # fmt: skip
+    status, body = _login("viewer", password)
+    assert status == 201, body
+    viewer = {"Authorization": f"Bearer {body['access_token']}"}
+    status, body = http_json(f"{AIRFLOW}/api/v2/dags/data_treatment_dag", headers=viewer)
+    assert status == 200 and body["dag_id"] == "data_treatment_dag", body
+    status, body = _trigger("data_treatment_dag", viewer)
+    assert status == 403, body
+
+
+def test_rerunning_airflow_init_keeps_the_admin_and_takes_a_changed_password(
+    stack: Stack, pipeline
+) -> None:
+    """What `docker compose up` after editing AIRFLOW_ADMIN_PASSWORD in .env does."""
+    old, new = stack.secrets["AIRFLOW_ADMIN_PASSWORD"], secrets.token_urlsafe(12)
+    stack.compose("run", "--rm", "-e", f"AIRFLOW_ADMIN_PASSWORD={new}", "airflow-init")
+    status, body = _login("airflow", new)
+    assert status == 201, body
+    status, body = _login("airflow", old)
+    assert status == 401, body
+    # Back to the .env value, by the same idempotent command.
+    stack.compose("run", "--rm", "airflow-init")
+    assert _login("airflow", old)[0] == 201
 
 
 def test_rendered_step_pods_replay_on_docker_against_the_stack(

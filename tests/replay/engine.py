@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import string
 import subprocess
 import threading
@@ -45,6 +46,21 @@ from expansion import expand
 from manifests import POD_SPEC, NotReplayedError, Release, Service, check
 
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes of the regular files below path. The pod's processes keep writing and deleting
+    there: what vanishes while it is walked counts as gone (os.walk skips an unlistable dir)."""
+    used = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                used += info.st_size
+    return used
 
 
 def quantity_bytes(value: str | int) -> int:
@@ -728,9 +744,7 @@ class Cluster:
             if not limit or (volume["emptyDir"] or {}).get("medium") == "Memory":
                 continue
             path = self.workdir / "pods" / pod.name / "empty-dir" / volume["name"]
-            used = sum(
-                f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()
-            )
+            used = disk_usage(path)
             if used > quantity_bytes(limit):
                 return f"emptyDir {volume['name']} uses {used} bytes, over its sizeLimit {limit}"
         return None

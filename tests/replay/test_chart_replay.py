@@ -126,6 +126,19 @@ def airflow(cluster) -> dict[str, Any]:
     return {"base": base, "headers": {"Authorization": f"Bearer {token}"}}
 
 
+def test_the_api_server_logs_in_through_fab(airflow) -> None:
+    """The migration Job made the admin in FAB's tables, next to FAB's own roles."""
+    status, body = http_json(
+        f"{airflow['base']}/auth/token",
+        method="POST",
+        body={"username": "airflow", "password": "not-the-password"},
+    )
+    assert status == 401, body
+    status, body = http_json(f"{airflow['base']}/auth/fab/v1/roles", headers=airflow["headers"])
+    assert status == 200, body
+    assert {"Admin", "Op", "User", "Viewer"} <= {role["name"] for role in body["roles"]}
+
+
 def _state(airflow: dict[str, Any], dag_id: str, run_id: str) -> str | None:
     status, body = http_json(
         f"{airflow['base']}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=airflow["headers"]

@@ -4,11 +4,13 @@ Kubernetes (read-only Secret mounts, `$(VAR)` expansion, fsGroup ownership, live
 from __future__ import annotations
 
 import copy
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import Cluster, Node
+from engine import Cluster, Node, disk_usage
 from expansion import expand
 from manifests import NotReplayedError, load
 from stack import wait_for
@@ -223,3 +225,22 @@ def test_run_as_non_root_refuses_a_root_process(cluster) -> None:
     replay.start(pod)
     wait_for("the pod to fail", lambda: pod.phase == "Failed", 60, 0.5)
     assert "runAsNonRoot" in pod.reason and "root" in pod.reason
+
+
+def test_an_emptydir_directory_removed_while_its_size_is_counted_counts_as_gone(
+    tmp_path, monkeypatch
+) -> None:
+    """A process in the pod deletes a temporary directory between the listing and the reading of
+    it (seen in `make chart-replay`: the scheduler's step runner); the pod is not failed for it."""
+    (tmp_path / "kept").write_bytes(b"x" * 10)
+    (tmp_path / "gone").mkdir()
+    (tmp_path / "gone" / "file").write_bytes(b"y" * 5)
+    listing = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path).name == "gone":
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert disk_usage(tmp_path) == 10

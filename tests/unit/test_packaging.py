@@ -111,10 +111,7 @@ def test_compose_takes_every_secret_from_the_env_file() -> None:
     blocks += [spec.get("environment", {}) for spec in compose["services"].values()]
     for block in blocks:
         for name, value in block.items():
-            if (
-                SECRET_NAME.search(name)
-                and name != "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
-            ):
+            if SECRET_NAME.search(name):
                 assert str(value).startswith("${"), f"{name} is not read from .env"
     example = (ROOT / ".env.example").read_text()
     assert "development only" in example.lower() or "development-only" in example.lower()
@@ -153,3 +150,21 @@ def test_compose_waits_for_what_each_service_needs() -> None:
     for name in ("postgres", "minio", "airflow-apiserver", "api"):
         assert "healthcheck" in services[name], name
     assert "/health/ready" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_compose_runs_every_airflow_service_with_the_fab_auth_manager() -> None:
+    """The same auth manager as the chart; the login is FAB's user table, not a passwords file."""
+    services = _compose()["services"]
+    airflow = [name for name in services if name.startswith("airflow-")]
+    assert len(airflow) == 5, airflow
+    for name in airflow:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == (
+            "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+        ), name
+        assert not [k for k in env if k.startswith("AIRFLOW__CORE__SIMPLE_AUTH")], name
+    for name in airflow:
+        if name != "airflow-init":
+            assert services[name]["depends_on"]["airflow-init"]["condition"] == (
+                "service_completed_successfully"
+            ), name

@@ -6,15 +6,6 @@ airflow.stepConfigMap: the ConfigMap every step pod takes its environment from.
 {{- end -}}
 
 {{/*
-airflow.passwordsFile: where the api-server's SimpleAuthManager reads the login. Airflow opens it
-read-write ("a+" when the app starts, "r+" at each login), so it lives on the writable /tmp
-emptyDir, copied there from the Secret (always a read-only volume) by an init container.
-*/}}
-{{- define "airflow.passwordsFile" -}}
-/tmp/airflow-auth/passwords.json
-{{- end -}}
-
-{{/*
 airflow.env: the environment every Airflow component shares. Airflow 3 requires the same JWT and
 API secret keys on every component; the database password enters the connection URI through
 Kubernetes' $(VAR) expansion, never through values.
@@ -35,12 +26,13 @@ Kubernetes' $(VAR) expansion, never through values.
   value: LocalExecutor
 - name: AIRFLOW__CORE__EXECUTION_API_SERVER_URL
   value: {{ printf "http://%s-api-server:8080/execution/" (include "common.fullname" .) | quote }}
+# The official chart's auth manager for Airflow 3: users and roles (Admin, Op, User, Viewer) in
+# the metadata database, whose tables `airflow db migrate` creates. Every component reads it: the
+# api-server logs users in, the dag-processor syncs DAG permissions, the CLI has its `users`.
+# FAB's login-form rate limit keeps its counts in memory (flask-limiter warns): exact for the one
+# api-server process this chart runs; more replicas would need a shared store (webserver_config.py).
 - name: AIRFLOW__CORE__AUTH_MANAGER
-  value: airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
-- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
-  value: {{ printf "%s:admin" .Values.auth.adminUser | quote }}
-- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
-  value: {{ include "airflow.passwordsFile" . }}
+  value: airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
 # Task instances record this as their host, and the api-server fetches running logs from
 # http://<host>:8793: pods of a Deployment have no DNS name of their own, but an IP.
 - name: AIRFLOW__CORE__HOSTNAME_CALLABLE
@@ -103,9 +95,8 @@ airflow.podLabels: component labels plus the database-client label the PostgreSQ
 {{/*
 airflow.pod: the pod spec of one long-running component. Pass (dict "ctx" . "component" NAME
 "values" ITS-VALUES-BLOCK "args" LIST "serviceAccount" NAME-or-"" "ports" LIST-or-nil
-"check" PROBE-CHECK "login" BOOL); its resources and probe timings come from "values".
-Every component waits for the schema (the migration Job) before it starts; only the one with
-"login" (the api-server, where users log in) gets the login Secret.
+"check" PROBE-CHECK); its resources and probe timings come from "values".
+Every component waits for the schema (the migration Job) before it starts.
 */}}
 {{- define "airflow.pod" -}}
 {{- $ctx := .ctx -}}
@@ -118,20 +109,6 @@ automountServiceAccountToken: false
 securityContext:
   {{- include "common.podSecurityContext" $ctx.Values.uid | nindent 2 }}
 initContainers:
-  {{- if .login }}
-  - name: copy-login
-    image: {{ include "common.image" $ctx.Values.image }}
-    imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
-    command: ["install", "-D", "-m", "0600", "/opt/airflow-auth/passwords.json", {{ include "airflow.passwordsFile" $ctx | quote }}]
-    resources:
-      requests: {cpu: 10m, memory: 16Mi}
-      limits: {cpu: 100m, memory: 64Mi}
-    securityContext:
-      {{- include "common.containerSecurityContext" (dict "uid" $ctx.Values.uid "readOnly" true) | nindent 6 }}
-    volumeMounts:
-      - {name: tmp, mountPath: /tmp}
-      - {name: auth, mountPath: /opt/airflow-auth, readOnly: true}
-  {{- end }}
   - name: wait-for-migrations
     image: {{ include "common.image" $ctx.Values.image }}
     imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
@@ -152,6 +129,10 @@ containers:
     args: {{ toJson .args }}
     env:
       {{- include "airflow.env" $ctx | nindent 6 }}
+      # Only the migration Job writes FAB's roles and permissions: an api-server syncing them
+      # while the Job does fails one of the two on FAB's unique keys.
+      - name: AIRFLOW__FAB__UPDATE_FAB_PERMS
+        value: "False"
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
@@ -168,11 +149,4 @@ containers:
 volumes:
   - name: tmp
     emptyDir: {sizeLimit: 2Gi}
-  {{- if .login }}
-  - name: auth
-    secret:
-      secretName: {{ include "common.secretName" (dict "ctx" $ctx) }}
-      items: [{key: passwords.json, path: passwords.json}]
-      defaultMode: 0440
-  {{- end }}
 {{- end -}}
