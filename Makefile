@@ -64,10 +64,19 @@ $(HELM_TOOL): | $(STAMP)
 kind-up: ## Create the kind cluster (k8s/kind-cluster.yaml)
 	kind create cluster --config k8s/kind-cluster.yaml --name $(CLUSTER)
 
-images: ## Build the three images tagged $(TAG)
-	docker build -f images/app/Dockerfile --target api -t occupancy-app:$(TAG) .
-	docker build -f images/airflow/Dockerfile -t occupancy-airflow:$(TAG) .
-	docker build -f images/mlflow/Dockerfile -t occupancy-mlflow:$(TAG) .
+# The commit the images are built from, `-dirty` with uncommitted changes to tracked files: the
+# images set OCCUPANCY_GIT_SHA from it, tagged on every registered version as git_sha, and the
+# label org.opencontainers.image.revision. Same command as occupancy.provenance.checkout_revision.
+GIT_SHA ?= $(shell git describe --always --dirty --abbrev=40 --exclude='*' 2>/dev/null || echo unknown)
+
+images: ## Build the three images tagged $(TAG), each recording the commit (GIT_SHA)
+	docker build -f images/app/Dockerfile --target api --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-app:$(TAG) .
+	docker build -f images/airflow/Dockerfile --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-airflow:$(TAG) .
+	docker build -f images/mlflow/Dockerfile --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-mlflow:$(TAG) .
+
+.PHONY: compose-up
+compose-up: ## docker compose up -d --build, the images recording the commit (needs .env: see .env.example)
+	OCCUPANCY_GIT_SHA=$(GIT_SHA) docker compose up -d --build $(ARGS)
 
 kind-load: images ## Load the images into the kind nodes (no registry needed)
 	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
