@@ -100,12 +100,14 @@ port-forward: ## Forward Airflow 8080, MLflow 5000, API 8000, MinIO console 9001
 kind-down: ## Delete the kind cluster
 	kind delete cluster --name $(CLUSTER)
 
-lint: $(STAMP) ## ruff (lint + format check), mypy, and the architecture contracts (import-linter)
+lint: $(STAMP) ## ruff (lint + format check), mypy, the architecture contracts (import-linter), bandit, detect-secrets
 	$(VENV)/bin/ruff check src dags tests benchmarks
 	$(VENV)/bin/ruff format --check src dags tests benchmarks
 	$(VENV)/bin/mypy
 	PYTHONPATH=src:. $(VENV)/bin/lint-imports --no-cache
 	cd dags && ../$(VENV)/bin/mypy --strict --ignore-missing-imports --follow-imports=skip --allow-untyped-decorators .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r src dags
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .ci/check-secrets
 
 format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src dags tests benchmarks

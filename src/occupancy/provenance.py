@@ -8,7 +8,7 @@ same value the Makefile computes: the full commit sha, `-dirty` when tracked fil
 from __future__ import annotations
 
 import shutil
-import subprocess  # nosec B404 - runs git only, with fixed arguments (see checkout_revision)
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,7 +32,8 @@ def checkout_revision(directory: Path) -> str:
     if git is None:
         return UNKNOWN
     try:
-        result = subprocess.run(  # nosec B603 - git by absolute path, fixed arguments, no shell
+        # git by its absolute path, with fixed arguments, no shell.
+        result = subprocess.run(  # nosec B603
             [git, "-C", str(directory), *DESCRIBE],
             capture_output=True,
             text=True,
