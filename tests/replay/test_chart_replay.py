@@ -270,8 +270,11 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
 
 
 def _run_tags(cluster: dict[str, Any], run_id: str) -> dict[str, str]:
-    mlflow = _url(cluster, "mlflow", 5000)
-    status, body = http_json(f"{mlflow}/api/2.0/mlflow/runs/get?run_id={run_id}")
+    # As `kubectl port-forward svc/occupancy-mlflow 5000:5000` reaches it (--allowed-hosts).
+    status, body = http_json(
+        f"{_url(cluster, 'mlflow', 5000)}/api/2.0/mlflow/runs/get?run_id={run_id}",
+        headers={"Host": "localhost:5000"},
+    )
     assert status == 200, body
     return {t["key"]: t["value"] for t in body["run"]["data"].get("tags", [])}
 
