@@ -64,10 +64,19 @@ $(HELM_TOOL): | $(STAMP)
 kind-up: ## Create the kind cluster (k8s/kind-cluster.yaml)
 	kind create cluster --config k8s/kind-cluster.yaml --name $(CLUSTER)
 
-images: ## Build the three images tagged $(TAG)
-	docker build -f images/app/Dockerfile --target api -t occupancy-app:$(TAG) .
-	docker build -f images/airflow/Dockerfile -t occupancy-airflow:$(TAG) .
-	docker build -f images/mlflow/Dockerfile -t occupancy-mlflow:$(TAG) .
+# The commit the images are built from, `-dirty` with uncommitted changes to tracked files: the
+# images set OCCUPANCY_GIT_SHA from it, tagged on every registered version as git_sha, and the
+# label org.opencontainers.image.revision. Same command as occupancy.provenance.checkout_revision.
+GIT_SHA ?= $(shell git describe --always --dirty --abbrev=40 --exclude='*' 2>/dev/null || echo unknown)
+
+images: ## Build the three images tagged $(TAG), each recording the commit (GIT_SHA)
+	docker build -f images/app/Dockerfile --target api --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-app:$(TAG) .
+	docker build -f images/airflow/Dockerfile --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-airflow:$(TAG) .
+	docker build -f images/mlflow/Dockerfile --build-arg GIT_SHA=$(GIT_SHA) -t occupancy-mlflow:$(TAG) .
+
+.PHONY: compose-up
+compose-up: ## docker compose up -d --build, the images recording the commit (needs .env: see .env.example)
+	OCCUPANCY_GIT_SHA=$(GIT_SHA) docker compose up -d --build $(ARGS)
 
 kind-load: images ## Load the images into the kind nodes (no registry needed)
 	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
@@ -91,12 +100,14 @@ port-forward: ## Forward Airflow 8080, MLflow 5000, API 8000, MinIO console 9001
 kind-down: ## Delete the kind cluster
 	kind delete cluster --name $(CLUSTER)
 
-lint: $(STAMP) ## ruff (lint + format check), mypy, and the architecture contracts (import-linter)
+lint: $(STAMP) ## ruff (lint + format check), mypy, the architecture contracts (import-linter), bandit, detect-secrets
 	$(VENV)/bin/ruff check src dags tests benchmarks
 	$(VENV)/bin/ruff format --check src dags tests benchmarks
 	$(VENV)/bin/mypy
 	PYTHONPATH=src:. $(VENV)/bin/lint-imports --no-cache
 	cd dags && ../$(VENV)/bin/mypy --strict --ignore-missing-imports --follow-imports=skip --allow-untyped-decorators .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r src dags
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .ci/check-secrets
 
 format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src dags tests benchmarks

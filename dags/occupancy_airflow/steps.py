@@ -20,6 +20,8 @@ from occupancy_airflow.local import LocalStepOperator
 CMDS = ["occupancy"]
 STEP_UID = 10001  # the numeric USER of the step image (images/app/Dockerfile)
 PART_OF = "occupancy"
+# The pod's own emptyDir (mounted below on the read-only root), not a /tmp shared with anyone.
+SCRATCH = "/tmp"  # nosec B108
 
 
 def _common(task_id: str, resources: Resources, config: StepConfig) -> dict[str, Any]:
@@ -56,13 +58,13 @@ def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[
         ],
         # The root filesystem is read-only: home and scratch space live on the emptyDir.
         "env_vars": [
-            k8s.V1EnvVar(name="HOME", value="/tmp"),
-            k8s.V1EnvVar(name="OCCUPANCY_HOME", value="/tmp/occupancy"),
+            k8s.V1EnvVar(name="HOME", value=SCRATCH),
+            k8s.V1EnvVar(name="OCCUPANCY_HOME", value=f"{SCRATCH}/occupancy"),
         ],
         "volumes": [
             k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="4Gi"))
         ],
-        "volume_mounts": [k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],
+        "volume_mounts": [k8s.V1VolumeMount(name="tmp", mount_path=SCRATCH)],
         "container_resources": k8s.V1ResourceRequirements(
             requests={"cpu": resources.cpu_request, "memory": resources.memory_request},
             limits={"cpu": resources.cpu_limit, "memory": resources.memory_limit},

@@ -34,6 +34,9 @@ app.add_typer(step_app, name="step")
 app.add_typer(data_app, name="data")
 
 F = TypeVar("F", bound=Callable[..., Any])
+# `occupancy serve`'s default (DESIGN.md section 5): in a container only all interfaces reach the
+# published port. Compose publishes it on loopback; `occupancy demo` serves on 127.0.0.1.
+ALL_INTERFACES = "0.0.0.0"  # nosec B104
 RunId = Annotated[
     str, typer.Option("--run-id", help="Pipeline run id shared by all steps of one run.")
 ]
@@ -180,7 +183,7 @@ def predict(
 @app.command("serve")
 @_friendly
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = ALL_INTERFACES,
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     poll_seconds: Annotated[

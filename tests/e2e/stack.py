@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from occupancy.provenance import checkout_revision
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "occupancy-e2e"
 OFFLINE_BASE = "occupancy-base:bookworm"
@@ -167,6 +169,8 @@ class Stack:
     secrets: dict[str, str]
     files: list[str]
     offline: bool
+    # The commit the images are built from (the images' GIT_SHA build arg), as `make images` has it.
+    git_sha: str = field(default_factory=lambda: checkout_revision(ROOT))
     timings: dict[str, float] = field(default_factory=dict)
 
     def compose(
@@ -178,6 +182,7 @@ class Stack:
         env = dict(os.environ)
         env["BASE_IMAGE"] = OFFLINE_BASE if self.offline else "python:3.11-slim"
         env["BUILD_NETWORK"] = "host"
+        env["OCCUPANCY_GIT_SHA"] = self.git_sha
         return run([*command, *args], timeout=timeout, env=env, check=check, capture=capture)
 
     @property

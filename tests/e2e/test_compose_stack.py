@@ -165,7 +165,7 @@ def pipeline(stack: Stack, token: dict[str, str]) -> dict[str, Any]:
     return {"treatment": treatment_id, "training": training_id}
 
 
-def test_rest_triggered_pipeline_ends_with_a_champion(pipeline) -> None:
+def test_rest_triggered_pipeline_ends_with_a_champion(stack: Stack, pipeline) -> None:
     status, body = http_json(
         f"{MLFLOW}/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias=champion"
     )
@@ -175,6 +175,8 @@ def test_rest_triggered_pipeline_ends_with_a_champion(pipeline) -> None:
     # The pipeline run id travelled from the treatment run through the Asset event into MLflow.
     assert tags["occupancy.run_id"] == pipeline["treatment"]
     assert float(tags["test_f1_macro"]) > 0.25
+    # Registered by the local step runner in the Airflow image: the commit it was built from.
+    assert tags["git_sha"] == stack.git_sha != "unknown"
 
 
 def test_the_api_answers_a_real_listing_with_the_champion(pipeline, newark_listing) -> None:
@@ -280,6 +282,14 @@ def test_rendered_step_pods_replay_on_docker_against_the_stack(
     finally:
         replay.delete()
     assert summary["family"] == "logreg" and summary["val_f1_macro"] > 0.2
+    # The step image's OCCUPANCY_GIT_SHA reached the pod (the pod's env does not override it).
+    assert _run_tags(summary["mlflow_run_id"])["git_sha"] == stack.git_sha
+
+
+def _run_tags(run_id: str) -> dict[str, str]:
+    status, body = http_json(f"{MLFLOW}/api/2.0/mlflow/runs/get?run_id={run_id}")
+    assert status == 200, body
+    return {t["key"]: t["value"] for t in body["run"]["data"].get("tags", [])}
 
 
 def test_each_s3_identity_works_in_its_bucket_and_is_refused_outside(

@@ -24,10 +24,13 @@ from stack import http_json, wait_for
 from step_pods import run_step_pod
 from substitutions import NAMESPACE, RELEASE, TAG
 
+from occupancy.provenance import checkout_revision
+
 pytestmark = pytest.mark.replay
 MODEL = "airbnb-occupancy-classifier"
 RAW_KEY = "raw/listings_big.csv"
-RESULTS = Path(__file__).resolve().parents[2] / ".occupancy" / "results" / "chart-replay.json"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / ".occupancy" / "results" / "chart-replay.json"
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +288,20 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
         pod, summary = run_step_pod(replay, rendered_pod, {"--run-id": run_id, "--raw": ""})
         assert summary["run_id"] == run_id, summary
         log(f"step pod {pod.name} ({task_id}) succeeded: {summary}")
+        if task_id == "train":
+            # The step image's OCCUPANCY_GIT_SHA survives the chart's step ConfigMap and Secret.
+            tags = _run_tags(cluster, summary["mlflow_run_id"])
+            assert tags["git_sha"] == checkout_revision(ROOT) != "unknown", tags
+
+
+def _run_tags(cluster: dict[str, Any], run_id: str) -> dict[str, str]:
+    # As `kubectl port-forward svc/occupancy-mlflow 5000:5000` reaches it (--allowed-hosts).
+    status, body = http_json(
+        f"{_url(cluster, 'mlflow', 5000)}/api/2.0/mlflow/runs/get?run_id={run_id}",
+        headers={"Host": "localhost:5000"},
+    )
+    assert status == 200, body
+    return {t["key"]: t["value"] for t in body["run"]["data"].get("tags", [])}
 
 
 def test_every_pod_reached_ready_and_none_restarted(cluster, pipeline) -> None:

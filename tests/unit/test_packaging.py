@@ -168,3 +168,82 @@ def test_compose_runs_every_airflow_service_with_the_fab_auth_manager() -> None:
             assert services[name]["depends_on"]["airflow-init"]["condition"] == (
                 "service_completed_successfully"
             ), name
+
+
+# -- Provenance: every image records the commit it was built from (issue 13 item 7) --
+# Images that run steps or register models must also hand it to the code as OCCUPANCY_GIT_SHA.
+GIT_SHA_ARG = "ARG GIT_SHA=unknown"
+RUNS_OCCUPANCY = ("app", "airflow")
+COMPOSE_GIT_SHA = "${OCCUPANCY_GIT_SHA:-unknown}"
+SKAFFOLD_GIT_SHA = '{{default "unknown" .OCCUPANCY_GIT_SHA}}'
+
+
+def _instructions(dockerfile: Path) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+@pytest.mark.parametrize("name", PRODUCT_IMAGES)
+def test_images_label_the_git_sha_they_were_built_from(name: str) -> None:
+    instructions = _instructions(ROOT / "images" / name / "Dockerfile")
+    assert instructions.count(GIT_SHA_ARG) == 1, f"images/{name}: no single {GIT_SHA_ARG}"
+    after = instructions[instructions.index(GIT_SHA_ARG) + 1 :]
+    assert "LABEL org.opencontainers.image.revision=${GIT_SHA}" in after
+    if name in RUNS_OCCUPANCY:
+        assert any(
+            line.startswith("ENV ") and "OCCUPANCY_GIT_SHA=${GIT_SHA}" in line for line in after
+        ), f"images/{name}: the sha never reaches OCCUPANCY_GIT_SHA"
+
+
+@pytest.mark.parametrize("name", PRODUCT_IMAGES)
+def test_a_new_commit_rebuilds_no_dependency_layer(name: str) -> None:
+    """The sha is declared after every RUN, COPY and ADD, in the stage every target builds on:
+    a new commit changes the image's metadata only, never a cached dependency layer."""
+    instructions = _instructions(ROOT / "images" / name / "Dockerfile")
+    at = instructions.index(GIT_SHA_ARG)
+    stage = next(i for i in reversed(instructions[:at]) if i.startswith("FROM "))
+    stage_name = stage.split()[-1] if " AS " in stage else None
+    for line in instructions[at + 1 :]:
+        assert not line.startswith(("RUN ", "COPY ", "ADD ")), f"images/{name}: {line} after"
+        if line.startswith("FROM "):
+            assert line.split()[1] == stage_name, f"images/{name}: {line} drops the sha"
+
+
+def _make_n_images(*overrides: str) -> list[str]:
+    done = subprocess.run(
+        ["make", "-n", "images", *overrides], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return [line for line in done.stdout.splitlines() if line.startswith("docker build ")]
+
+
+def test_make_images_builds_with_the_checkouts_revision() -> None:
+    from occupancy.provenance import checkout_revision
+
+    builds = _make_n_images()
+    assert len(builds) == len(PRODUCT_IMAGES)
+    for line in builds:
+        assert f"--build-arg GIT_SHA={checkout_revision(ROOT)} " in line, line
+    for line in _make_n_images("GIT_SHA=0123abc"):
+        assert "--build-arg GIT_SHA=0123abc " in line, line
+
+
+def test_compose_builds_every_image_with_the_git_sha_variable() -> None:
+    services = _compose()["services"]
+    built = {name: spec["build"] for name, spec in services.items() if "build" in spec}
+    assert {spec["dockerfile"] for spec in built.values()} == {
+        f"images/{name}/Dockerfile" for name in PRODUCT_IMAGES
+    }
+    for name, build in built.items():
+        assert build["args"]["GIT_SHA"] == COMPOSE_GIT_SHA, name
+    assert "OCCUPANCY_GIT_SHA=" in (ROOT / ".env.example").read_text()
+
+
+def test_skaffold_builds_every_image_with_the_git_sha_variable() -> None:
+    artifacts = yaml.safe_load((ROOT / "skaffold.yaml").read_text())["build"]["artifacts"]
+    assert {a["docker"]["dockerfile"] for a in artifacts} == {
+        f"images/{name}/Dockerfile" for name in PRODUCT_IMAGES
+    }
+    for artifact in artifacts:
+        assert artifact["docker"]["buildArgs"]["GIT_SHA"] == SKAFFOLD_GIT_SHA, artifact["image"]
