@@ -20,6 +20,7 @@ CHECK_SECRETS = ".ci/check-secrets"
 # Every file .secrets.baseline lists, and why what detect-secrets found there is no secret.
 AUDITED = {
     "charts/airflow/ci/custom-values.yaml": "test values: the name of an existing Secret",
+    "charts/airflow/templates/airflow-secret.yaml": "the key names of a generated Secret",
     "charts/airflow/values.yaml": "the name of a key in the generated Secret",
     "charts/api/ci/fixed-replicas-values.yaml": "test values: the name of an existing Secret",
     "charts/api/templates/api-secret.yaml": "a comment about generated Secrets",
@@ -28,12 +29,14 @@ AUDITED = {
     "charts/mlflow/values.yaml": "the name of a key in the generated Secret",
     "charts/postgres/ci/custom-values.yaml": "test values: the name of an existing Secret",
     "charts/postgres/templates/NOTES.txt": "a kubectl command that reads the generated Secret",
+    "tests/charts/test_runtime_defects.py": "test fixture: a changed password, throwaway SQLite",
     "tests/dags/test_pod_replay.py": "test fixture: the name of the step pods' Secret",
     "tests/dags/test_step_pods.py": "test fixture: the name of the step pods' Secret",
     "tests/e2e/test_compose_stack.py": "the step Secret's name; a path (AIRFLOW_HOME=/tmp/…)",
     "tests/integration/test_pipeline_s3.py": "test fixture: a wrong key, to be refused",
     "tests/integration/test_servers.py": "test fixture: a wrong password, to be refused",
     "tests/replay/engine.py": "the alphabet of Kubernetes pod name suffixes",
+    "tests/replay/test_chart_replay.py": "test fixture: a wrong password, to be refused",
     "tests/replay/test_replay_semantics.py": "test fixture: a Secret made up for the replay",
     "tests/unit/test_provenance.py": "test fixture: a made-up commit sha",
 }
