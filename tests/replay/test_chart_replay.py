@@ -262,6 +262,16 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
         log(f"step pod {pod.name} ({task_id}) succeeded: {summary}")
 
 
+def test_every_pod_was_admitted_by_the_namespace_s_restricted_pod_security(
+    cluster, pipeline
+) -> None:
+    """The replay refuses, as the API server would, any pod breaking the profile the namespace
+    enforces (admission.py): every pod it started was admitted under `restricted`."""
+    assert cluster["release"].pod_security == ("restricted", "v1.33")
+    owners = {pod.owner for pod in cluster["cluster"].pods}
+    assert set(cluster["pods"]) <= owners and set(cluster["hooks"]) <= owners
+
+
 def test_every_pod_reached_ready_and_none_restarted(cluster, pipeline) -> None:
     replay: Cluster = cluster["cluster"]
     for ref, pod in cluster["pods"].items():
