@@ -237,7 +237,7 @@ RESTRICTED = {
 
 
 def _restricted_deployment() -> dict[str, Any]:
-    obj = _with_container(
+    return _with_container(
         securityContext={
             "runAsUser": 10001,
             "runAsNonRoot": True,
@@ -246,7 +246,6 @@ def _restricted_deployment() -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         }
     )
-    return obj
 
 
 def _create(objects: list[dict[str, Any]], tmp_path) -> Any:
