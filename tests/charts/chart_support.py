@@ -23,6 +23,15 @@ def scenario_id(chart: str, scenario: Path | None) -> str:
 
 
 ALL_SCENARIOS = [(chart, scenario) for chart in CHARTS for scenario in scenarios(chart)]
+# Values a chart needs from the cluster it is installed in (`make deploy` discovers them), given
+# before any scenario file so a scenario can still override them.
+CLUSTER_VALUES = Path(__file__).parent / "cluster"
+
+
+def cluster_values(chart: str) -> list[str]:
+    """`-f tests/charts/cluster/<chart>.yaml` when the chart needs values from the cluster."""
+    found = CLUSTER_VALUES / f"{chart}.yaml"
+    return ["-f", str(found)] if found.exists() else []
 
 
 class Renderer:
@@ -36,6 +45,7 @@ class Renderer:
         self, chart: str, scenario: Path | None = None, sets: tuple[str, ...] = ()
     ) -> subprocess.CompletedProcess[str]:
         command = [self.helm, "template", "occ", str(CHARTS_DIR / chart), "-n", "occupancy"]
+        command += cluster_values(chart)
         if scenario is not None:
             command += ["-f", str(scenario)]
         for item in sets:

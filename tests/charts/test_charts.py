@@ -8,7 +8,14 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from chart_support import ALL_SCENARIOS, CHARTS, CHARTS_DIR, pod_specs, scenario_id
+from chart_support import (
+    ALL_SCENARIOS,
+    CHARTS,
+    CHARTS_DIR,
+    cluster_values,
+    pod_specs,
+    scenario_id,
+)
 
 from pod_policy import restricted_violations
 
@@ -91,6 +98,8 @@ EXPECTED = {
     "occupancy:no-network-policies-values": ALL_DEFAULT
     - {"NetworkPolicy/occ-mlflow"}
     - set().union(*POLICIES.values()),
+    "occupancy:labelled-namespace-values": ALL_DEFAULT
+    | {"NetworkPolicy/occ-default-deny", "Namespace/occupancy"},
     "occupancy:tagged-images-values": (ALL_DEFAULT | {"NetworkPolicy/occ-default-deny"})
     - {"HorizontalPodAutoscaler/occ-api"},
 }
@@ -102,7 +111,7 @@ def test_every_scenario_has_an_expected_object_set() -> None:
 
 @pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
 def test_helm_lint_strict(helm, chart, scenario) -> None:
-    command = [helm, "lint", "--strict", str(CHARTS_DIR / chart)]
+    command = [helm, "lint", "--strict", str(CHARTS_DIR / chart), *cluster_values(chart)]
     if scenario is not None:
         command += ["-f", str(scenario)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -130,7 +139,10 @@ def test_every_object_carries_the_standard_labels(render, chart, scenario) -> No
         missing = [label for label in STANDARD_LABELS if label not in labels]
         assert not missing, f"{obj['kind']}/{obj['metadata']['name']} lacks {missing}"
         assert labels["app.kubernetes.io/instance"] == "occ"
-        assert obj["metadata"]["namespace"] == "occupancy"
+        if obj["kind"] == "Namespace":  # cluster-scoped: it is the release's namespace itself
+            assert obj["metadata"]["name"] == "occupancy" and "namespace" not in obj["metadata"]
+        else:
+            assert obj["metadata"]["namespace"] == "occupancy"
 
 
 @pytest.mark.parametrize(("chart", "scenario"), ALL_SCENARIOS, ids=IDS)
@@ -170,6 +182,7 @@ def test_selectors_use_only_stable_labels(render) -> None:
         ("airflow", "scheduler.probes.livenessProbe.exec=x", "exec"),  # the chart adds the check
         ("api", "autoscaling.maxReplica=3", "maxReplica"),
         ("occupancy", "networkPolicy.defaultDenyy=false", "defaultDenyy"),
+        ("occupancy", "namespace.podSecurity=restricted", "podSecurity"),
         ("occupancy", "api.podDisruptionBudget.maxUnavailable=1", "maxUnavailable"),
     ],
 )
@@ -204,6 +217,12 @@ BREAKING_VALUES = [
         "scheduler.resources.requests.memory (3Gi) is above scheduler.resources.limits.memory (2Gi)",
     ),
     ("airflow", "steps:\n  secret: ' '", "steps.secret renders empty"),
+    (
+        "airflow",
+        "networkPolicy:\n  kubeApiCidrs: []",
+        "networkPolicy.kubeApiCidrs (airflow.networkPolicy.kubeApiCidrs in the occupancy chart) "
+        "is empty",
+    ),
     (
         "api",
         "resources:\n  requests: {cpu: 1500m}",
@@ -329,3 +348,67 @@ def test_images_are_wired_from_values(render) -> None:
         for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["OCCUPANCY_STEP_IMAGE"] == "registry.example/occupancy-app:abc123"
+
+
+def test_the_namespace_switch_makes_the_release_namespace_enforce_the_restricted_profile(
+    render,
+) -> None:
+    assert not [o for o in render.objects("occupancy") if o["kind"] == "Namespace"]
+    labelled = CHARTS_DIR / "occupancy" / "ci" / "labelled-namespace-values.yaml"
+    (namespace,) = [o for o in render.objects("occupancy", labelled) if o["kind"] == "Namespace"]
+    labels = namespace["metadata"]["labels"]
+    assert {key: value for key, value in labels.items() if "pod-security" in key} == {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "v1.33",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "v1.33",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "v1.33",
+    }
+    # An uninstall (or an Argo CD prune) must not take the namespace, and its volumes, with it.
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    pinned = render.objects("occupancy", labelled, sets=("namespace.podSecurityVersion=latest",))
+    (namespace,) = [o for o in pinned if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"] == "latest"
+
+
+def test_without_the_kubernetes_api_address_the_chart_says_how_to_find_it(render) -> None:
+    for chart in ("occupancy", "airflow"):
+        done = subprocess.run(
+            [render.helm, "template", "occ", str(CHARTS_DIR / chart), "-n", "occupancy"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert (
+            "networkPolicy.kubeApiCidrs (airflow.networkPolicy.kubeApiCidrs in the occupancy "
+            "chart) is empty" in done.stderr
+        ), done.stderr
+        assert "kubectl get endpointslices -n default" in done.stderr
+        assert "kubectl get service kubernetes -n default" in done.stderr
+    # Without NetworkPolicies there is nothing to narrow, and nothing is asked.
+    policies_off = render.run("airflow", sets=("networkPolicy.enabled=false",))
+    assert policies_off.returncode == 0, policies_off.stderr
+
+
+def test_the_kubernetes_api_cidrs_must_be_cidrs(render) -> None:
+    done = render.run("airflow", sets=("networkPolicy.kubeApiCidrs={172.18.0.2}",))
+    assert done.returncode != 0
+    assert "kubeApiCidrs" in done.stderr and "172.18.0.2" in done.stderr, done.stderr
+
+
+def test_the_notes_name_the_secret_and_how_to_label_the_namespace(helm) -> None:
+    done = subprocess.run(
+        [
+            helm, "install", "occ", str(CHARTS_DIR / "occupancy"), "-n", "occupancy",
+            "--dry-run=client", *cluster_values("occupancy"),
+            "--set", "airflow.auth.existingSecret=team-airflow-keys",
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.partition("NOTES:")[2]
+    assert "kubectl get secret team-airflow-keys -n occupancy" in notes
+    # No cluster to look the namespace up in: the notes say how to label it.
+    assert "does not enforce the restricted profile" in notes
+    assert "--show-only templates/namespace.yaml | kubectl apply -f -" in notes
+    assert "pods/portforward" in notes

@@ -199,6 +199,9 @@ def test_identity_secrets_can_be_existing_ones_and_must_name_a_provisioned_bucke
 ANYWHERE = "0.0.0.0/0"  # any address that is not a pod
 OTHER_NS = "kube-system/coredns"  # a pod of another namespace, and where cluster DNS answers
 OUTSIDE = (ANYWHERE, OTHER_NS)
+# The Kubernetes API as tests/charts/cluster/occupancy.yaml gives it (kind: the `kubernetes`
+# Service's ClusterIP and the control-plane node), i.e. what `make deploy` reads from the cluster.
+KUBE_API = ("10.96.0.1/32", "172.18.0.2/32")
 SCHEDULER = "occ-airflow-scheduler"
 AIRFLOW = (
     "occ-airflow-api-server",
@@ -281,9 +284,9 @@ def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
         (AIRFLOW, ("occ-postgres",), _tcp(5432), "Airflow metadata database (+ migration Job)"),
         (
             (SCHEDULER,),
-            (ANYWHERE,),
+            KUBE_API,
             _tcp(443, 6443),
-            "Kubernetes API (airflow.networkPolicy.kubeApiCidr): KubernetesPodOperator",
+            "Kubernetes API (airflow.networkPolicy.kubeApiCidrs): KubernetesPodOperator",
         ),
         (("occ-api",), ("occ-mlflow",), _tcp(5000), "the API loads and polls @champion"),
         (
@@ -296,15 +299,9 @@ def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
         (("occ-minio-buckets",), ("occ-minio",), _tcp(9000), "bucket provisioning Job"),
         (steps, ("occ-minio",), _tcp(9000), "step pods read and write the lake"),
         (steps, ("occ-mlflow",), _tcp(5000), "step pods track runs and register models"),
-        (dns_clients, (OTHER_NS,), DNS, "cluster DNS"),
+        (dns_clients, (OTHER_NS,), DNS, "cluster DNS (global.networkPolicy.dnsPeers)"),
     ]
     wider: list[Flow] = [
-        (
-            dns_clients,
-            (ANYWHERE,),
-            DNS,
-            "WIDER: the DNS rules name no peer, so port 53 is open to any address",
-        ),
         (
             ("occ-api", *steps),
             ("occ-mlflow-migrate",),
@@ -344,12 +341,14 @@ def _forbidden(steps: tuple[str, ...]) -> list[tuple[str, str, str | None, str]]
         for target in ("occ-postgres", "occ-minio", "occ-mlflow", SCHEDULER)
     ]
     rules += [
-        (pod, ANYWHERE, f"TCP/{port}", "only the scheduler talks to the Kubernetes API")
+        (pod, api, None, "only the scheduler talks to the Kubernetes API")
         for pod in release
         if pod != SCHEDULER
-        for port in (443, 6443)
+        for api in KUBE_API
     ]
-    rules += [(pod, ANYWHERE, "TCP/80", "no pod reaches the internet") for pod in release]
+    rules += [
+        (pod, ANYWHERE, None, "no pod reaches any address outside the cluster") for pod in release
+    ]
     return rules
 
 
@@ -525,16 +524,82 @@ def test_nca_connectivity_is_exactly_the_architecture(umbrella, step_pods, tmp_p
     )
 
 
-def test_the_kubernetes_api_cidr_narrows_the_schedulers_egress(render, tmp_path) -> None:
-    objects = render.objects("occupancy", sets=("airflow.networkPolicy.kubeApiCidr=172.18.0.2/32",))
+def test_only_the_scheduler_reaches_the_kubernetes_api_and_only_at_the_cidrs_given(
+    render, tmp_path
+) -> None:
+    objects = render.objects(
+        "occupancy", sets=("airflow.networkPolicy.kubeApiCidrs={192.0.2.0/28}",)
+    )
     actual = parse_connectivity(run_nca(objects, tmp_path))
-    api_peers = {
-        (source, destination)
+    addresses = {
+        (source, destination): granted
         for (source, destination), granted in actual.items()
-        if any(_covers(g, c) for g in granted for c in ("TCP/443", "TCP/6443"))
+        if re.match(r"[0-9]", destination)
     }
-    assert api_peers == {(SCHEDULER, "172.18.0.2/32")}
-    assert {"TCP/443", "TCP/6443"} <= actual[(SCHEDULER, "172.18.0.2/32")]
+    assert addresses == {(SCHEDULER, "192.0.2.0/28"): _tcp(443, 6443)}
+
+
+def test_dns_goes_to_the_peers_given_and_an_empty_list_opens_port_53(render, tmp_path) -> None:
+    node_local = render.objects(
+        "occupancy", sets=("global.networkPolicy.dnsPeers[0].ipBlock.cidr=169.254.20.10/32",)
+    )
+    actual = parse_connectivity(run_nca(node_local, tmp_path))
+    assert actual[("occ-api", "169.254.20.10/32")] == DNS
+    assert ("occ-api", OTHER_NS) not in actual
+    no_peers = tmp_path / "no-dns-peers.yaml"
+    no_peers.write_text("global: {networkPolicy: {dnsPeers: []}}\n")
+    actual = parse_connectivity(run_nca(render.objects("occupancy", no_peers), tmp_path))
+    assert actual[("occ-api", ANYWHERE)] == DNS
+
+
+def _bystander(name: str, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """A Deployment that is not the release's, with the labels given (and its Namespace)."""
+    pod_labels = {"app": name, **labels}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {"containers": [{"name": name, "image": "curl"}]},
+                },
+            },
+        },
+    ]
+
+
+def test_mlflow_is_reachable_only_from_the_release_s_labelled_clients(
+    umbrella, step_pods, tmp_path
+) -> None:
+    """No port-forward-free way in: an unlabelled pod of the namespace, a pod that claims to be a
+    client without being the release's, and a client-labelled pod of another namespace are all
+    refused; the API and the step pods are admitted, on 5000 only."""
+    client = {"occupancy.io/mlflow-client": "true"}
+    strangers = [
+        *_bystander("intruder", "occupancy", {}),
+        *_bystander("impostor", "occupancy", client),
+        *_bystander("neighbour", "elsewhere", {**client, "app.kubernetes.io/instance": "occ"}),
+    ]
+    (service,) = [
+        o for o in umbrella if o["kind"] == "Service" and o["metadata"]["name"] == "occ-mlflow"
+    ]
+    assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
+    pods = _named_steps(step_pods)
+    actual = parse_connectivity(run_nca([*umbrella, *pods, *strangers], tmp_path))
+    callers = {
+        source: granted for (source, dest), granted in actual.items() if dest == "occ-mlflow"
+    }
+    steps = {pod["metadata"]["name"] for pod in pods}
+    assert set(callers) == {"occ-api", *steps}
+    assert all(granted == _tcp(5000) for granted in callers.values())
 
 
 def test_checkov_finds_nothing_beyond_the_documented_skips(helm, render, tmp_path) -> None:

@@ -215,9 +215,15 @@ print(json.dumps([task_host(), core_host()]))
 
 
 def _make_n_deploy(cwd: Path, tag: str) -> list[str]:
-    """The commands `make deploy` would run, one per line (continuations joined)."""
+    """The commands `make deploy` would run, one per line (continuations joined), with the
+    Kubernetes API's addresses given (no cluster here to read them from: tests/charts/test_deploy.py)."""
+    cidrs = "KUBE_API_CIDRS=10.96.0.1/32,172.18.0.2/32"
     done = subprocess.run(
-        ["make", "-n", "deploy", f"TAG={tag}"], cwd=cwd, capture_output=True, text=True, timeout=60
+        ["make", "-n", "deploy", f"TAG={tag}", cidrs],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.replace("\\\n", " ").splitlines()

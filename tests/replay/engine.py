@@ -16,6 +16,7 @@ joined to it (`--network container:`). What each field becomes:
   modes and fsGroup group, always mounted read-only; PVCs are directories that outlive the pod;
   `subPath` and `readOnly`; `fsGroup` owns every writable volume (group, setgid) and is added to
   the process's groups, as are `supplementalGroups`
+- admission: the namespace's Pod Security level (`restricted`) refuses a pod before it exists
 - security: `runAsUser`/`runAsGroup`, `runAsNonRoot` refused at start when the process would be
   root, `readOnlyRootFilesystem`, capabilities, `allowPrivilegeEscalation: false` as
   no-new-privileges, Docker's default seccomp profile for RuntimeDefault, limits as Docker limits
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from admission import admit
 from expansion import expand
 from manifests import POD_SPEC, NotReplayedError, Release, Service, check
 
@@ -219,6 +221,7 @@ class Cluster:
     ) -> Pod:
         """Check the pod spec, create its network namespace (pause container); do not start it."""
         check(spec, POD_SPEC, owner, "spec.template.spec" if "/" in owner else "spec")
+        admit(self.release.pod_security, name, spec)  # as the API server would, before creation
         pod = Pod(self, name, owner, labels, spec, spec.get("restartPolicy") or default_restart)
         pod.claims = claims or {}
         pod.aliases = self._aliases(pod, subdomain)

@@ -4,7 +4,8 @@ Every rendered object is checked against a declarative schema of the fields the 
 (`WORKLOAD_FIELDS` and friends below). A field outside it fails the replay with the object and the
 field's path, unless its value is the Kubernetes default (`false`, `{}`, `[]`, absent), which has
 no effect to reproduce. Kinds that hold no process (NetworkPolicy, RBAC, HPA, PDB) are named in
-`NOT_REPRODUCED` with the reason, and printed: nothing is dropped silently.
+`NOT_REPRODUCED` with the reason, and printed: nothing is dropped silently. The release's own
+Namespace sets the Pod Security level the replay enforces on every pod it creates (admission.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import base64
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from admission import ENFORCE, ENFORCE_VERSION, LEVELS, UNLABELLED, VERSIONS
 
 
 class NotReplayedError(Exception):
@@ -258,6 +261,8 @@ class Release:
     secrets: dict[str, dict[str, str]]
     service_accounts: dict[str, dict[str, Any]]
     not_reproduced: list[str]
+    # (level, version) of Pod Security Admission the namespace enforces (admission.py)
+    pod_security: tuple[str, str] = UNLABELLED
 
 
 def _install_hook(annotations: dict[str, str]) -> tuple[str | None, bool]:
@@ -269,6 +274,26 @@ def _install_hook(annotations: dict[str, str]) -> tuple[str | None, bool]:
         if phase in hooks:
             return phase, True
     return None, False  # an upgrade, rollback, delete or test hook: `helm install` skips it
+
+
+def _pod_security(meta: dict[str, Any], namespace: str, where: str) -> tuple[str, str]:
+    """The release's own Namespace: the Pod Security level it enforces, if the replay can."""
+    if meta.get("name") != namespace:
+        raise NotReplayedError(
+            where, "metadata.name", f"only the release's namespace {namespace!r}"
+        )
+    labels = meta.get("labels") or {}
+    level = labels.get(ENFORCE, UNLABELLED[0])
+    version = labels.get(ENFORCE_VERSION, "latest")
+    if level not in LEVELS:
+        raise NotReplayedError(
+            where, f"labels.{ENFORCE}", f"{level!r} is not enforced (only {LEVELS})"
+        )
+    if version not in VERSIONS:
+        raise NotReplayedError(
+            where, f"labels.{ENFORCE_VERSION}", f"{version!r} is not enforced (only {VERSIONS})"
+        )
+    return level, version
 
 
 def load(objects: Iterable[dict[str, Any]], namespace: str) -> Release:
@@ -326,6 +351,8 @@ def load(objects: Iterable[dict[str, Any]], namespace: str) -> Release:
             release.secrets[meta["name"]] = values
         elif kind == "ServiceAccount":
             release.service_accounts[meta["name"]] = obj
+        elif kind == "Namespace":
+            release.pod_security = _pod_security(meta, namespace, where)
         else:
             raise NotReplayedError(where, "kind", "is not replayed")
     return release

@@ -38,6 +38,13 @@ IMAGE_VALUES = {
     "airflow.steps.image": "occupancy-app",
     "api.image": "occupancy-app",
 }
+# Values `make deploy` gives the chart on a cluster: the release's namespace labelled for Pod
+# Security `restricted` (the replay enforces it on every pod it creates: admission.py), and the
+# Kubernetes API's addresses, kind's (no API server here; NetworkPolicies are analysed by nca).
+CLUSTER_VALUES = {
+    "namespace.create": "true",
+    "airflow.networkPolicy.kubeApiCidrs": "{10.96.0.1/32,172.18.0.2/32}",
+}
 # The kind node the README sizes the chart for: pods are scheduled against it.
 NODE_CPU_MILLIS = 4000
 NODE_MEMORY_BYTES = 8 * 2**30
@@ -52,6 +59,8 @@ def helm_sets(tag: str) -> list[str]:
             "--set-string",
             f"{key}.tag={tag}",
         ]
+    for key, value in CLUSTER_VALUES.items():
+        sets += ["--set", f"{key}={value}"]
     return sets
 
 

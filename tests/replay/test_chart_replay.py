@@ -304,6 +304,16 @@ def _run_tags(cluster: dict[str, Any], run_id: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in body["run"]["data"].get("tags", [])}
 
 
+def test_every_pod_was_admitted_by_the_namespace_s_restricted_pod_security(
+    cluster, pipeline
+) -> None:
+    """The replay refuses, as the API server would, any pod breaking the profile the namespace
+    enforces (admission.py): every pod it started was admitted under `restricted`."""
+    assert cluster["release"].pod_security == ("restricted", "v1.33")
+    owners = {pod.owner for pod in cluster["cluster"].pods}
+    assert set(cluster["pods"]) <= owners and set(cluster["hooks"]) <= owners
+
+
 def test_every_pod_reached_ready_and_none_restarted(cluster, pipeline) -> None:
     replay: Cluster = cluster["cluster"]
     for ref, pod in cluster["pods"].items():

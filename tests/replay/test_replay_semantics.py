@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from admission import PodSecurityError, admit
 from engine import Cluster, Node, disk_usage
 from expansion import expand
 from manifests import NotReplayedError, load
@@ -244,3 +245,76 @@ def test_an_emptydir_directory_removed_while_its_size_is_counted_counts_as_gone(
 
     monkeypatch.setattr(os, "scandir", scandir)
     assert disk_usage(tmp_path) == 10
+
+
+def _namespace(name: str = "ns", **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "v1.33",
+}
+
+
+def _restricted_deployment() -> dict[str, Any]:
+    return _with_container(
+        securityContext={
+            "runAsUser": 10001,
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+    )
+
+
+def _create(objects: list[dict[str, Any]], tmp_path) -> Any:
+    """new_pod of the one workload: admission runs before anything is started on Docker."""
+    replay = Cluster(load(objects, "ns"), workdir=tmp_path / "c", node=Node(4000, 8 * 2**30))
+    (workload,) = replay.release.workloads
+    return replay.new_pod(
+        "probe-0", workload.ref, workload.labels, workload.pod_spec, default_restart="Always"
+    )
+
+
+def test_a_namespace_enforcing_restricted_refuses_a_pod_that_breaks_it(tmp_path) -> None:
+    assert load([_namespace(**RESTRICTED)], "ns").pod_security == ("restricted", "v1.33")
+    root = _with_container(securityContext={"runAsUser": 0})
+    with pytest.raises(PodSecurityError) as refused:
+        _create([_namespace(**RESTRICTED), root], tmp_path)
+    message = str(refused.value)
+    assert message.startswith(
+        'pods "probe-0" is forbidden: violates PodSecurity "restricted:v1.33"'
+    )
+    assert "main: runAsUser must not be 0" in message
+    assert "main: allowPrivilegeEscalation must be false" in message
+
+
+def test_an_unlabelled_namespace_admits_what_restricted_would_refuse() -> None:
+    policy = load([], "ns").pod_security
+    assert policy == ("privileged", "latest")
+    admit(
+        policy,
+        "probe-0",
+        _with_container(securityContext={"runAsUser": 0})["spec"]["template"]["spec"],
+    )
+
+
+def test_a_restricted_pod_is_admitted() -> None:
+    spec = _restricted_deployment()["spec"]["template"]["spec"]
+    admit(("restricted", "v1.33"), "probe-0", spec)
+
+
+@pytest.mark.parametrize(
+    ("obj", "field"),
+    [
+        (_namespace(**{"pod-security.kubernetes.io/enforce": "baseline"}), "enforce"),
+        (_namespace(**{**RESTRICTED, "pod-security.kubernetes.io/enforce-version": "v1.25"}), "enforce-version"),
+        (_namespace("elsewhere"), "metadata.name"),
+    ],
+    ids=["baseline", "another version", "another namespace"],
+)  # fmt: skip
+def test_a_namespace_the_replay_cannot_enforce_is_refused_by_name(obj, field) -> None:
+    with pytest.raises(NotReplayedError, match=field):
+        load([obj], "ns")

@@ -37,9 +37,21 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
 {{/*
-common.dnsEgress: the egress rule to DNS (UDP and TCP 53) every policy with egress needs; to any
-address, as the cluster DNS service's address and namespace differ between clusters.
+common.dnsEgress: the egress rule to DNS (UDP and TCP 53) every policy with egress needs, to the
+cluster DNS only: global.networkPolicy.dnsPeers (NetworkPolicy peers), by default the pods
+labelled k8s-app: kube-dns in kube-system (CoreDNS as kubeadm, kind, EKS and GKE run it; policies
+see the DNS pod after the Service's DNAT). A cluster with NodeLocal DNSCache or another DNS lists
+its own peers (e.g. an ipBlock 169.254.20.10/32); an empty list opens port 53 to any address.
+Pass the chart's context.
 */}}
 {{- define "common.dnsEgress" -}}
+{{- $clusterDns := list (dict
+      "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" "kube-system"))
+      "podSelector" (dict "matchLabels" (dict "k8s-app" "kube-dns"))) -}}
+{{- $peers := dig "networkPolicy" "dnsPeers" $clusterDns (.Values.global | default dict) -}}
 - ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+{{- with $peers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
 {{- end -}}
