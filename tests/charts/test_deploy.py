@@ -57,6 +57,25 @@ def test_make_deploy_reads_the_kubernetes_api_addresses_from_the_cluster(tmp_pat
     assert "get service kubernetes -n default" in (tmp_path / "calls").read_text()
 
 
+def test_make_deploy_without_a_cluster_says_what_is_missing(tmp_path) -> None:
+    """No kubectl context: one sentence naming KUBE_API_CIDRS, not helm's schema error on ''."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text("#!/bin/sh\necho 'no context' >&2; exit 1\n")
+    (bin_dir / "kubectl").chmod(0o755)
+    for target in ("deploy", "namespace"):
+        done = subprocess.run(
+            ["make", "-n", target, "TAG=abc1234"],
+            cwd=tools.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        )
+        assert done.returncode != 0, target
+        assert "KUBE_API_CIDRS" in done.stderr and "kubectl" in done.stderr, done.stderr
+
+
 def test_make_deploy_takes_the_kubernetes_api_cidrs_it_is_given(tmp_path) -> None:
     helm = _helm_lines(_make_n_deploy(tmp_path, "KUBE_API_CIDRS=192.0.2.0/28"))
     assert all("airflow.networkPolicy.kubeApiCidrs={192.0.2.0/28}" in line for line in helm)

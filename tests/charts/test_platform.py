@@ -84,7 +84,7 @@ def test_the_scheduler_gets_exactly_what_kubernetes_pod_operator_needs(umbrella)
 
 # -- Object storage identities ----------------------------------------------------------------
 # Three S3 identities: root (the MinIO server and the bucket Job only), lake (the step pods) and
-# mlflow (the tracking server and its migration Job). Everything else gets no S3 key at all.
+# mlflow (the tracking server only). Everything else gets no S3 key at all.
 
 ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET = (
     "occ-minio-credentials",
@@ -151,8 +151,9 @@ def test_the_api_and_airflow_components_get_no_s3_keys(umbrella) -> None:
         item["name"]: item.get("value")
         for item in specs["Deployment/occ-airflow-scheduler"]["containers"][0]["env"]
     }
-    # The scheduler only names the lake Secret for the pods it launches; it cannot read it
-    # (its Role grants pods, pods/log and events, no secrets).
+    # The scheduler only names the lake Secret for the pods it launches; its Role grants pods,
+    # pods/log and events, no secrets verb (a pod it starts could still mount any Secret: the
+    # README's Security section says so).
     assert scheduler_env["OCCUPANCY_STEP_SECRET"] == LAKE_SECRET
 
 

@@ -324,7 +324,8 @@ def test_the_product_names_the_uri_its_identity_is_refused(
 
 
 def _container_env(stack: Stack, service: str) -> dict[str, str]:
-    (container,) = stack.compose("ps", "-q", service, capture=True, timeout=60).stdout.split()
+    # -a: the one-shot services (seed, minio-provision, airflow-init) have exited by now.
+    (container,) = stack.compose("ps", "-a", "-q", service, capture=True, timeout=60).stdout.split()
     inspected = subprocess.run(
         ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
         capture_output=True, text=True, check=True, timeout=60,
@@ -334,6 +335,9 @@ def _container_env(stack: Stack, service: str) -> dict[str, str]:
 
 def test_only_minio_and_its_provisioning_hold_the_root_key(stack: Stack, pipeline) -> None:
     root = stack.secrets["MINIO_ROOT_PASSWORD"]
+    services = stack.compose("config", "--services", capture=True, timeout=60).stdout.split()
+    holders = {name for name in services if root in _container_env(stack, name).values()}
+    assert holders == {"minio", "minio-provision"}
     lake_keys = {"AWS_ACCESS_KEY_ID": stack.secrets["LAKE_ACCESS_KEY"]}
     api = _container_env(stack, "api")
     assert [k for k in api if k.startswith(("AWS_", "MINIO_"))] == []

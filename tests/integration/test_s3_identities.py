@@ -144,3 +144,15 @@ def test_the_stand_in_refuses_what_it_cannot_translate_and_non_admins(
         ["mc", "admin", "user", "add", "lakeonly", "intruder1", "intruder-secret"], mc_env
     )
     assert denied.returncode == 1 and "AccessDenied" in denied.stderr
+    # Nor widen its own reach: take the mlflow identity's policy, or reset that identity's key.
+    lake_user, mlflow_user = mc_env["LAKE_ACCESS_KEY"], mc_env["MLFLOW_ACCESS_KEY"]
+    escalations = {
+        "attach": ["policy", "attach", "lakeonly", "occupancy-mlflow", "--user", lake_user],
+        "rekey": ["user", "add", "lakeonly", mlflow_user, "taken-over-secret"],
+    }
+    for name, command in escalations.items():
+        refused = _run(["mc", "admin", *command], mc_env)
+        assert refused.returncode == 1 and "AccessDenied" in refused.stderr, (name, refused)
+    lake, mlflow = _client(s3_server, mc_env, "LAKE"), _client(s3_server, mc_env, "MLFLOW")
+    assert refusal(lambda: lake.list_objects_v2(Bucket=mc_env["MLFLOW_BUCKET"])) == "AccessDenied"
+    assert refusal(lambda: mlflow.list_objects_v2(Bucket=mc_env["MLFLOW_BUCKET"])) == "allowed"

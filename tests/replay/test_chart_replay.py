@@ -307,8 +307,9 @@ def _run_tags(cluster: dict[str, Any], run_id: str) -> dict[str, str]:
 def test_every_pod_was_admitted_by_the_namespace_s_restricted_pod_security(
     cluster, pipeline
 ) -> None:
-    """The replay refuses, as the API server would, any pod breaking the profile the namespace
-    enforces (admission.py): every pod it started was admitted under `restricted`."""
+    """The rendered namespace enforces `restricted`, and every workload and hook got its pod
+    through that admission (admission.py; that it refuses a breaking pod, with the API server's
+    message, is proved in test_replay_semantics.py)."""
     assert cluster["release"].pod_security == ("restricted", "v1.33")
     owners = {pod.owner for pod in cluster["cluster"].pods}
     assert set(cluster["pods"]) <= owners and set(cluster["hooks"]) <= owners

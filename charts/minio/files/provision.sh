@@ -1,8 +1,8 @@
 #!/bin/sh
 # Provisions the object store with the root user, the only place that user is needed: the
 # buckets, then one least-privilege identity per bucket, each a user with a policy confined to it.
-#   lake    read and write the data lake (the pipeline steps; in compose the Airflow containers
-#           and the seed job): list it, get and put objects, abort its own multipart uploads
+#   lake    read and write the data lake (the pipeline steps; in compose the Airflow scheduler,
+#           which runs them, and the seed job): list it, get and put objects, abort its own multipart uploads
 #           (the product never deletes lake objects)
 #   mlflow  read, write and delete MLflow's artifacts (the tracking server, which proxies them)
 # Idempotent, so it runs at every install, upgrade and `docker compose up`: buckets are kept,
