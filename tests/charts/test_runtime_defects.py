@@ -148,6 +148,20 @@ def test_only_the_migration_job_reads_the_admin_password(umbrella) -> None:
         assert ("admin-password" in keys) == (name == f"Job/{MIGRATION_JOB}"), name
 
 
+# The admin password, twice (the CLI asks for a confirmation), from a shell builtin.
+ADMIN_LOGIN_ON_STDIN = 'printf \'%s\\n%s\\n\' "$AIRFLOW_ADMIN_PASSWORD" "$AIRFLOW_ADMIN_PASSWORD"'
+
+
+def test_the_admin_password_never_reaches_an_argv(umbrella) -> None:
+    """`ps` shows every process's argv on the node: the CLI reads the password on stdin."""
+    (job,) = [spec for name, spec in pod_specs(umbrella) if name == f"Job/{MIGRATION_JOB}"]
+    script = " ".join(job["containers"][0]["args"])
+    assert "--password" not in script
+    for command in ("users create", "users reset-password"):
+        piped = f"{ADMIN_LOGIN_ON_STDIN} | setsid -w airflow {command}"
+        assert piped in script, command
+
+
 def test_the_migration_job_makes_a_fab_admin_and_a_rerun_takes_a_changed_password(
     umbrella, tmp_path
 ) -> None:

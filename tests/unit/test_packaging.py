@@ -153,6 +153,13 @@ def test_compose_waits_for_what_each_service_needs() -> None:
     assert "/health/ready" in " ".join(services["api"]["healthcheck"]["test"])
 
 
+def test_compose_never_puts_the_admin_password_in_an_argv() -> None:
+    """`ps` on the host shows every container process's argv: the CLI reads it on stdin."""
+    script = " ".join(_compose()["services"]["airflow-init"]["command"])
+    assert "--password" not in script
+    assert script.count("| setsid -w airflow users") == 2
+
+
 def test_compose_runs_every_airflow_service_with_the_fab_auth_manager() -> None:
     """The same auth manager as the chart; the login is FAB's user table, not a passwords file."""
     services = _compose()["services"]
