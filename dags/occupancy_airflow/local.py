@@ -2,7 +2,8 @@
 
 Used in `occupancy demo` (through `airflow dags test`) and in docker compose, where Airflow and
 the `occupancy` package share a machine. Output is streamed line by line into the task log, and
-a non-zero exit fails the task with the step's own `error: ...` line as the reason.
+a non-zero exit fails the task with the step's own `error: ...` line as the reason: exit 2 (bad
+input, DESIGN.md section 5) at once, without the retries any other failure gets.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from occupancy_airflow.config import EXIT_BAD_INPUT
 
 
 class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not analysed here
@@ -67,6 +70,10 @@ class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not a
             if line.startswith("error: "):
                 reason = line.removeprefix("error: ")
         code = process.wait()
+        if code == EXIT_BAD_INPUT:
+            raise AirflowFailException(
+                f"`{shown}` refused its input (exit {code}, not retried): {reason or 'no reason'}"
+            )
         if code != 0:
             raise AirflowException(f"`{shown}` failed: {reason or f'exit code {code}'}")
 

@@ -104,9 +104,9 @@ def _operator(
     config = config or load_step_config()
     common = _common(task_id, resources, config)
     if config.runner == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+        from occupancy_airflow.pod import StepPodOperator
 
-        return KubernetesPodOperator, {**common, **_pod_kwargs(task_id, resources, config)}
+        return StepPodOperator, {**common, **_pod_kwargs(task_id, resources, config)}
     return LocalStepOperator, {**common, "cmds": CMDS, "executable": config.local_bin}
 
 

@@ -1,6 +1,7 @@
 """The `occupancy` command line: pipeline steps, synthetic data, batch scoring and the demo.
 
-Errors raised on purpose (OccupancyError) print one line, `error: <sentence>`, and exit 1; step
+Errors raised on purpose (OccupancyError) print one line, `error: <sentence>`, and exit with the
+error's code: 2 when the input or a contract is wrong (never worth a retry), 1 otherwise; step
 commands print a one-line JSON summary as their last line of stdout.
 """
 
@@ -55,7 +56,7 @@ def _configure_logging() -> None:
 
 
 def _friendly(func: F) -> F:
-    """Map OccupancyError to `error: …` and exit status 1."""
+    """Map OccupancyError to `error: …` and its exit code (2: bad input, 1: anything else)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,7 +65,7 @@ def _friendly(func: F) -> F:
             return func(*args, **kwargs)
         except OccupancyError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -16,19 +16,29 @@
         ├── UnauthorizedError    the admin bearer token is missing or wrong (401)
         └── ReloadDisabledError  model reload is off: no admin token is configured (403)
 
-The CLI prints `error: <message>` and exits with status 1; the API maps each class to a status
-in one table (`occupancy.api.errors`).
+The CLI prints `error: <message>` and exits with the class's `exit_code` (DESIGN.md section 5):
+`EXIT_BAD_INPUT` (2) when the input, a setting or a contract is wrong, which no retry can fix (a
+DAG task fails at once), and 1 for anything else, possibly transient (the task is retried). The
+API maps each class to a status in one table (`occupancy.api.errors`).
 """
 
 from __future__ import annotations
+
+# = dags/occupancy_airflow/config.py EXIT_BAD_INPUT (tests/dags/test_contracts.py): the runners
+# fail a task at once on it instead of retrying.
+EXIT_BAD_INPUT = 2
 
 
 class OccupancyError(Exception):
     """Root of every error raised on purpose by occupancy."""
 
+    exit_code = 1  # possibly transient: the same command may succeed later
+
 
 class ConfigError(OccupancyError):
     """A setting is missing or malformed."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class LakeError(OccupancyError):
@@ -37,6 +47,8 @@ class LakeError(OccupancyError):
 
 class DataError(OccupancyError):
     """Input data breaks the data contract."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class SchemaError(DataError):
@@ -54,9 +66,13 @@ class RegistryError(OccupancyError):
 class UntrustedModelError(RegistryError):
     """A model artifact is not skops, or needs a type outside the product's trusted list."""
 
+    exit_code = EXIT_BAD_INPUT
+
 
 class NotFoundError(OccupancyError):
     """Something a step needs does not exist yet."""
+
+    exit_code = EXIT_BAD_INPUT  # the run's input is missing: a retry finds it missing again
 
 
 class PipelineError(OccupancyError):
@@ -65,6 +81,8 @@ class PipelineError(OccupancyError):
 
 class ModelInputError(OccupancyError):
     """A listing given for scoring is invalid; `details` locate each problem (API 422 body)."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)

@@ -19,6 +19,7 @@ from dag_support import DAGS_FOLDER
 from typer.testing import CliRunner
 
 from occupancy.cli import app
+from occupancy.errors import EXIT_BAD_INPUT
 from occupancy.run_layout import RUN_ID_PATTERN
 from occupancy.training.models import FAMILIES
 
@@ -41,6 +42,10 @@ def _dag_config() -> ModuleType:
 
 def test_dag_run_id_pattern_is_the_packages_rule() -> None:
     assert f"^{RUN_ID_PATTERN}$" == _dag_config().RUN_ID_PATTERN
+
+
+def test_dag_runners_fail_at_once_on_the_packages_bad_input_exit_code() -> None:
+    assert EXIT_BAD_INPUT == _dag_config().EXIT_BAD_INPUT == 2
 
 
 def test_dag_default_families_are_the_packages_families() -> None:

@@ -31,6 +31,18 @@ def test_a_failing_step_fails_its_task_with_the_steps_error(airflow, tmp_path) -
     assert "running occupancy step treat" not in task_log  # nothing ran after the failure
 
 
+def test_bad_input_fails_its_task_at_once_despite_retries(isolated_settings, tmp_path) -> None:
+    """Exit 2 (the input is wrong) is never retried, whatever OCCUPANCY_STEP_RETRIES says: the
+    same file would be refused again after every back-off (316 s in all before this rule)."""
+    local = LocalAirflow(isolated_settings, "test")  # OCCUPANCY_STEP_RETRIES left at 2
+    local.migrate()
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(PipelineError, match=r"refused its input \(exit 2, not retried\)"):
+        local.test_dag("data_treatment_dag", {"pipeline_run_id": "e-1", "raw_uri": str(empty)})
+    assert local.log_file.read_text().count("running occupancy step ingest") == 1
+
+
 def test_training_an_untreated_run_stops_at_the_check(airflow) -> None:
     with pytest.raises(PipelineError) as failed:
         airflow.test_dag("train_pipeline_dag", {"pipeline_run_id": "never-treated"})

@@ -1,4 +1,4 @@
-"""The CLI maps product errors to one line and exit status 1, and prints JSON summaries."""
+"""The CLI maps product errors to one line and their exit status, and prints JSON summaries."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from occupancy.cli import app
 runner = CliRunner()
 
 
-def test_step_error_is_one_line_and_exit_1(isolated_settings, tmp_path: Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(isolated_settings, tmp_path: Path) -> None:
     from occupancy.config import get_settings
 
     get_settings.cache_clear()
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"name,city\nx,y\n")
     result = runner.invoke(app, ["step", "ingest", "--run-id", "r1", "--raw", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the input is wrong: no retry can fix it
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: ") and "has no 'id' column" in result.stderr
     get_settings.cache_clear()
@@ -41,6 +41,6 @@ def test_unknown_model_family_is_refused(isolated_settings) -> None:
 
     get_settings.cache_clear()
     result = runner.invoke(app, ["step", "train", "--run-id", "r1", "--model", "xgboost"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown model family 'xgboost': choose one of logreg, hgb, forest, mlp" in result.stderr
     get_settings.cache_clear()

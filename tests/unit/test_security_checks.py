@@ -39,6 +39,7 @@ AUDITED = {
     "tests/replay/test_chart_replay.py": "test fixture: a wrong password, to be refused",
     "tests/replay/test_replay_semantics.py": "test fixture: a Secret made up for the replay",
     "tests/unit/test_provenance.py": "test fixture: a made-up commit sha",
+    "tests/unit/test_security_checks.py": "the shape of the secret planted in a temp copy",
 }
 
 
@@ -105,7 +106,9 @@ def test_the_secret_check_passes_on_the_tree_and_leaves_it_unchanged(tree: Path)
 def test_the_secret_check_fails_on_a_planted_secret(tree: Path, target: str) -> None:
     planted = tree / target
     with planted.open("a") as sink:
-        sink.write(f'\ndatabase_password = "{secrets.token_urlsafe(18)}"\n')
+        # Letters and digits only: some urlsafe tokens ('-' or '_' runs) pass detect-secrets'
+        # heuristics, which made this test flaky.
+        sink.write(f'\ndatabase_password = "Pw{secrets.token_hex(12)}"\n')
     _track(tree)
     done = _check_secrets(tree)
     assert done.returncode == 1, done.stdout + done.stderr
