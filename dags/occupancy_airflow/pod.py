@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from occupancy_airflow.config import EXIT_BAD_INPUT
 
@@ -31,7 +31,7 @@ class StepPodOperator(KubernetesPodOperator):  # type: ignore[misc]  # Airflow i
     def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
-        except AirflowFailException:
+        except (AirflowFailException, AirflowSkipException):  # already final: no retry
             raise
         except AirflowException as failure:
             code = base_container_exit_code(remote_pod, self.base_container_name)

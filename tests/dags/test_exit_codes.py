@@ -98,3 +98,14 @@ def test_other_pod_failures_stay_retryable(code: int, container: str) -> None:
     with pytest.raises(AirflowException, match="returned a failure") as failure:
         _operator(pod).cleanup(pod, pod)
     assert not isinstance(failure.value, AirflowFailException)
+
+
+def test_a_pod_exit_the_operator_skips_on_stays_a_skip() -> None:
+    """`skip_on_exit_code` keeps its meaning even for 2: a skip is not turned into a failure."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    pod = _failed_pod(2)
+    operator = _operator(pod)
+    operator.skip_on_exit_code = [2]
+    with pytest.raises(AirflowSkipException):
+        operator.cleanup(pod, pod)
