@@ -7,7 +7,8 @@
     │   ├── SchemaError      required columns are missing or the file is not a listings CSV
     │   └── QualityError     too many rows are invalid
     ├── RegistryError        MLflow cannot be reached or refuses a request
-    │   └── UntrustedModelError  a model artifact would need pickle or a type we do not trust
+    │   ├── UntrustedModelError  a model artifact would need pickle or a type we do not trust
+    │   └── ChampionError        the champion fits the data's schema but fails to score it
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
     ├── PipelineError        a DAG run failed (carries the failing step's reason)
     ├── ModelInputError      a listing given for scoring is invalid (the API answers 422)
@@ -67,6 +68,12 @@ class UntrustedModelError(RegistryError):
     """A model artifact is not skops, or needs a type outside the product's trusted list."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class ChampionError(RegistryError):
+    """The champion's logged schema fits the new data, yet it fails to score it: never replaced."""
+
+    exit_code = EXIT_BAD_INPUT  # the same artifact fails the same way: a person must look
 
 
 class NotFoundError(OccupancyError):

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 import yaml
 from mlflow.exceptions import MlflowException
-from servers import MlflowServer
+from mlflow.tracking import MlflowClient
+from servers import MlflowLauncher, MlflowServer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -35,6 +38,7 @@ from occupancy.steps.promote import run_promote
 from occupancy.steps.train import run_train
 from occupancy.steps.treat import run_treat
 from occupancy.training.dataset import load_processed
+from occupancy.training.models import FAMILIES
 
 pytestmark = pytest.mark.integration
 
@@ -53,17 +57,22 @@ def lake(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path) -> str:
     return settings.lake_uri
 
 
-@pytest.fixture
-def settings(mlflow_server: MlflowServer, lake: str, tmp_path: Path) -> Settings:
-    """The shared MLflow server with a model and an experiment of this test's own."""
+def settings_for(mlflow_url: str, lake: str, home: Path) -> Settings:
+    """An MLflow server with a model and an experiment that no other test uses."""
     suffix = uuid.uuid4().hex[:8]
     return Settings(
-        home=tmp_path / ".occupancy",
+        home=home / ".occupancy",
         lake_uri=lake,
-        mlflow_tracking_uri=mlflow_server.url,
+        mlflow_tracking_uri=mlflow_url,
         model_name=f"promotion-{suffix}",
         experiment_name=f"promotion-{suffix}",
     )
+
+
+@pytest.fixture
+def settings(mlflow_server: MlflowServer, lake: str, tmp_path: Path) -> Settings:
+    """The shared MLflow server with a model and an experiment of this test's own."""
+    return settings_for(mlflow_server.url, lake, tmp_path)
 
 
 def champion_version(settings: Settings) -> str | None:
@@ -157,10 +166,22 @@ def legacy_champion(settings: Settings) -> str:
     model = make_pipeline(
         SimpleImputer(keep_empty_features=True), StandardScaler(), LogisticRegression(max_iter=2000)
     )
-    model.fit(X, data.y("train"))
+    return install_champion(settings, model.fit(X, data.y("train")), X)
+
+
+def weak_champion(settings: Settings) -> str:
+    """Register and alias a champion of today's schema that scores about chance (labels in turn)."""
+    X = load_processed(open_run(settings, "first"), 10**6, 42).X("train")
+    labels = np.array(["zero", "low", "mid", "high"])[np.arange(len(X)) % 4]
+    family = FAMILIES["logreg"]
+    return install_champion(settings, family.build(family.grid[0], seed=1).fit(X, labels), X)
+
+
+def install_champion(settings: Settings, model: Any, X: pd.DataFrame) -> str:
+    """Log `model` in a run of its own, register it and move the alias to it: its version."""
     registry = Registry(settings)
     parent = registry.parent_run("legacy")
-    tags = {FAMILY_TAG: "legacy", ROLE_TAG: "family"}
+    tags = {FAMILY_TAG: "legacy", ROLE_TAG: "earlier-release"}
     with registry.family_run(parent, "legacy", tags) as run:
         model_id = run.log_model(model, X.head(50))
     version = str(registry.register(model_id, run.id, {"family": "legacy"}).version)
@@ -256,3 +277,98 @@ def test_a_rerun_after_a_crash_ends_as_an_uninterrupted_run(
     assert tags[DECISION_TAG] == "promoted" and tags["promotion.version"] == "1"
     assert tags["promotion.reason"] == versions(settings)[0].tags["promotion_reason"]
     assert run_promote(settings, "first")["reused"]
+
+
+def promotion_tags(settings: Settings, run_id: str) -> dict[str, str]:
+    return {k: v for k, v in parent_tags(settings, run_id).items() if k.startswith("promotion.")}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mlflow_server: MlflowServer, lake: str, tmp_path_factory) -> dict[str, str]:
+    """The promotion tags of run `first` over a weak champion, with nothing interrupting it."""
+    settings = settings_for(mlflow_server.url, lake, tmp_path_factory.mktemp("uninterrupted"))
+    weak_champion(settings)
+    run_train(settings, "first", "logreg")
+    decision = run_promote(settings, "first")
+    assert decision["decision"] == "promoted" and decision["version"] == "2", decision
+    assert decision["reason"].startswith("challenger test macro-F1"), decision
+    return promotion_tags(settings, "first")
+
+
+@pytest.mark.parametrize("crash_in", ["set_alias", "record_decision"])
+def test_a_rerun_after_a_crash_over_a_champion_records_what_an_uninterrupted_run_does(
+    settings, uninterrupted, monkeypatch, crash_in
+) -> None:
+    weak = weak_champion(settings)
+    child = run_train(settings, "first", "logreg")["mlflow_run_id"]
+    fail_once(monkeypatch, crash_in)
+    with pytest.raises(RegistryError, match="went away"):
+        run_promote(settings, "first")
+    assert champion_version(settings) == (weak if crash_in == "set_alias" else "2")
+
+    decision = run_promote(settings, "first")
+    assert decision["decision"] == "promoted" and decision["version"] == "2"
+    assert [v.run_id for v in versions(settings)].count(child) == 1
+    assert len(versions(settings)) == 2
+    assert champion_version(settings) == "2"
+    assert promotion_tags(settings, "first") == uninterrupted
+
+
+def test_a_failed_version_lookup_on_the_rerun_registers_no_second_version(
+    settings, uninterrupted, monkeypatch
+) -> None:
+    weak_champion(settings)
+    child = run_train(settings, "first", "logreg")["mlflow_run_id"]
+    fail_once(monkeypatch, "set_alias")
+    with pytest.raises(RegistryError):
+        run_promote(settings, "first")
+    monkeypatch.undo()
+
+    real = MlflowClient.search_model_versions
+    lookups: list[str] = []
+
+    def refused_once(self: MlflowClient, *args: Any, **kwargs: Any) -> Any:
+        lookups.append("search")
+        if len(lookups) == 1:
+            raise MlflowException("API request to /model-versions/search failed: reset by peer")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "search_model_versions", refused_once)
+    with pytest.raises(RegistryError, match="could not look up the versions") as failed:
+        run_promote(settings, "first")
+    assert failed.value.exit_code == 1
+    assert [v.run_id for v in versions(settings)].count(child) == 1
+    assert run_promote(settings, "first")["decision"] == "promoted"
+    assert [v.run_id for v in versions(settings)].count(child) == 1
+    assert promotion_tags(settings, "first") == uninterrupted
+
+
+def test_mlflow_stopping_while_the_champion_loads_fails_the_step_and_a_retry_decides(
+    mlflow_launcher: MlflowLauncher, lake, tmp_path, uninterrupted, monkeypatch
+) -> None:
+    from occupancy.registry import artifacts
+
+    server = mlflow_launcher.start()
+    settings = settings_for(server.url, lake, tmp_path)
+    weak = weak_champion(settings)
+    run_train(settings, "first", "logreg")
+    real = artifacts.load_with_example
+
+    def load_while_mlflow_stops(model_uri: str, tracking_uri: str) -> Any:
+        if model_uri.startswith(f"models:/{settings.model_name}"):
+            server.stop()  # a real fault: the server is gone while the champion is fetched
+        return real(model_uri, tracking_uri)
+
+    monkeypatch.setattr(artifacts, "load_with_example", load_while_mlflow_stops)
+    with pytest.raises(
+        RegistryError, match=rf"could not load models:/{settings.model_name}/"
+    ) as failed:
+        run_promote(settings, "first")
+    assert failed.value.exit_code == 1
+
+    monkeypatch.undo()
+    mlflow_launcher.restart(server)
+    assert champion_version(settings) == weak
+    assert DECISION_TAG not in parent_tags(settings, "first")
+    assert run_promote(settings, "first")["decision"] == "promoted"
+    assert promotion_tags(settings, "first") == uninterrupted

@@ -13,9 +13,10 @@ import pytest
 
 from occupancy.config import Settings
 from occupancy.data.clean import MODEL_INPUT_COLUMNS, clean_listings
-from occupancy.errors import NotFoundError
+from occupancy.errors import NotFoundError, RegistryError
 from occupancy.registry import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, ROLE_TAG, Registry
 from occupancy.registry.environment import CLIENT_ENV_DEFAULTS
+from occupancy.registry.schema import input_columns, schema_change
 from occupancy.training.models import FAMILIES
 
 
@@ -139,3 +140,81 @@ def test_opening_a_registry_quiets_mlflow_before_it_is_imported(tmp_path) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "ERROR"
+
+
+def test_a_failed_version_lookup_raises_instead_of_answering_none(registry, monkeypatch) -> None:
+    from mlflow.exceptions import MlflowException
+
+    def refused(*_args, **_kwargs):
+        raise MlflowException("API request failed: connection refused")
+
+    monkeypatch.setattr(registry.client, "search_model_versions", refused)
+    with pytest.raises(RegistryError, match="could not look up the versions of a run") as failed:
+        registry.version_for_run("some-run")
+    assert failed.value.exit_code == 1
+
+
+def test_an_os_error_from_an_mlflow_call_is_a_transient_registry_error(registry) -> None:
+    def reset(*_args, **_kwargs):
+        raise ConnectionResetError("Connection reset by peer")
+
+    with pytest.raises(RegistryError, match="could not load x: Connection reset by peer") as failed:
+        registry._call("load x", reset)
+    assert failed.value.exit_code == 1
+
+
+def test_a_decision_is_recorded_in_one_batch_with_the_decision_tag_last(
+    registry, monkeypatch
+) -> None:
+    parent = registry.parent_run("p6")
+    batches: list[dict] = []
+    real = registry.client.log_batch
+
+    def spy(run_id, **kwargs):
+        batches.append(kwargs)
+        return real(run_id, **kwargs)
+
+    monkeypatch.setattr(registry.client, "log_batch", spy)
+    tags = {DECISION_TAG: "promoted", "promotion.reason": "r", "promotion.version": "3"}
+    registry.record_decision(parent, {"test_f1_macro": 0.5}, tags)
+    assert len(batches) == 1
+    assert [t.key for t in batches[0]["tags"]][-1] == DECISION_TAG
+    assert registry.run(parent).data.tags["promotion.version"] == "3"
+
+
+def _inputs(frame: pd.DataFrame):
+    from mlflow.models import infer_signature
+
+    return infer_signature(frame).inputs
+
+
+def test_a_signature_naming_a_column_the_data_lacks_is_a_schema_change() -> None:
+    logged = _inputs(pd.DataFrame({"bedroom_count": [1.0], "room_type": ["a"]}))
+    now = pd.DataFrame({"bedrooms": [1.0], "room_type": ["a"]})
+    assert schema_change(logged, now) == "it needs columns the new data lacks: bedroom_count"
+
+
+def test_a_column_that_changed_kind_is_a_schema_change() -> None:
+    logged = _inputs(pd.DataFrame({"price": ["$10"], "beds": [1]}))
+    now = pd.DataFrame({"price": [10.0], "beds": [2.0]})
+    assert schema_change(logged, now) == "columns changed kind: price (text, now number)"
+
+
+def test_extra_columns_ints_for_doubles_and_no_signature_prove_nothing() -> None:
+    logged = _inputs(pd.DataFrame({"beds": [1.5], "is_new": [True]}))
+    now = pd.DataFrame({"beds": [2], "is_new": [1.0], "added_later": ["x"]})
+    assert schema_change(logged, now) is None
+    assert schema_change(None, now) is None
+    assert input_columns(logged) == ["beds", "is_new"]
+
+
+def test_the_loaded_champion_carries_its_logged_input_schema(registry, fitted) -> None:
+    model, example = fitted
+    parent = registry.parent_run("p7")
+    with registry.family_run(parent, "logreg", {FAMILY_TAG: "logreg", ROLE_TAG: "family"}) as run:
+        model_id = run.log_model(model, example)
+    version = registry.register(model_id, run.id, {"family": "logreg"})
+    loaded = registry.load_version(str(version.version))
+    assert input_columns(loaded.inputs) == list(MODEL_INPUT_COLUMNS)
+    assert schema_change(loaded.inputs, example) is None
+    assert "latitude" in schema_change(loaded.inputs, example.drop(columns=["latitude"]))

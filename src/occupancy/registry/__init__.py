@@ -8,20 +8,35 @@ version per promoted challenger, and the alias (default `@champion`) on the vers
     store         `Registry`: experiment, runs, versions, alias, promotion records
     family_run    what the train step logs into a family's run
     artifacts     logging a pipeline with skops and loading it back
+    schema        whether a logged model's input schema can take a frame (promotion's proof)
     tags          the tag names the mapping above uses
 """
 
 from occupancy.registry.artifacts import LoadedModel
 from occupancy.registry.family_run import FamilyRun
 from occupancy.registry.store import Registry
-from occupancy.registry.tags import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, ROLE_TAG, RUN_ID_TAG
+from occupancy.registry.tags import (
+    CHAMPION_REPLACED_TAG,
+    DECISION_TAG,
+    FAMILY_TAG,
+    MODEL_ID_TAG,
+    PROMOTION_PREFIX,
+    REASON_TAG,
+    ROLE_TAG,
+    RUN_ID_TAG,
+    VERSION_TAG,
+)
 
 __all__ = [
+    "CHAMPION_REPLACED_TAG",
     "DECISION_TAG",
     "FAMILY_TAG",
     "MODEL_ID_TAG",
+    "PROMOTION_PREFIX",
+    "REASON_TAG",
     "ROLE_TAG",
     "RUN_ID_TAG",
+    "VERSION_TAG",
     "FamilyRun",
     "LoadedModel",
     "Registry",

@@ -36,10 +36,11 @@ TRUSTED_TYPES = (
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model read from the registry, with the input example it was logged with (if any)."""
+    """A model read from the registry, with the input example and schema it was logged with."""
 
     model: Any
     example: pd.DataFrame | None
+    inputs: Any | None = None  # the signature's input schema (`mlflow.types.Schema`), if any
 
 
 def log_pipeline_model(model: Any, X_valid: pd.DataFrame) -> str:
@@ -73,7 +74,7 @@ def load_model(model_uri: str, tracking_uri: str) -> Any:
 
 
 def load_with_example(model_uri: str, tracking_uri: str) -> LoadedModel:
-    """Download a logged model once and read both the model and its input example from it."""
+    """Download a logged model once and read the model, its input example and schema from it."""
     import mlflow
     from mlflow.models import Model
 
@@ -87,7 +88,8 @@ def load_with_example(model_uri: str, tracking_uri: str) -> LoadedModel:
         logged = Model.load(local)
         model = load_skops_model(Path(local), logged.flavors.get("sklearn"), model_uri)
         example = logged.load_input_example(local)
-    return LoadedModel(model, example if isinstance(example, pd.DataFrame) else None)
+    inputs = logged.signature.inputs if logged.signature is not None else None
+    return LoadedModel(model, example if isinstance(example, pd.DataFrame) else None, inputs)
 
 
 def load_skops_model(directory: Path, flavor: dict[str, Any] | None, model_uri: str) -> Any:

@@ -13,7 +13,7 @@ from occupancy.config import Settings
 from occupancy.errors import NotFoundError, RegistryError
 from occupancy.registry import artifacts, environment
 from occupancy.registry.family_run import FamilyRun
-from occupancy.registry.tags import FAMILY_TAG, ROLE_TAG, RUN_ID_TAG
+from occupancy.registry.tags import DECISION_TAG, FAMILY_TAG, ROLE_TAG, RUN_ID_TAG
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,17 @@ class Registry:
         return str(self._call("open the experiment", self._experiment))
 
     def _call(self, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run an MLflow call, turning its failures into one RegistryError sentence."""
+        """Run an MLflow call, turning its failures into one RegistryError sentence (exit 1).
+
+        OSError covers what the artifact download raises on its own (requests' connection and
+        read errors derive from it): a transient failure, never a reason to decide anything.
+        """
         from mlflow.exceptions import MlflowException
 
         try:
             return func(*args, **kwargs)
-        except MlflowException as exc:
-            message = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+        except (MlflowException, OSError) as exc:
+            message = (str(getattr(exc, "message", exc)).splitlines() or [type(exc).__name__])[0]
             raise RegistryError(
                 f"MLflow at {self.settings.mlflow_tracking_uri} could not {action}: {message}"
             ) from None
@@ -139,18 +143,21 @@ class Registry:
     def record_decision(
         self, parent_id: str, metrics: dict[str, float], tags: dict[str, str]
     ) -> None:
-        """Metrics, then tags, on a pipeline's parent run: the tags come last, they mark it done."""
-        from mlflow.entities import Metric
+        """Metrics and tags on a pipeline's parent run in one batch: all of them or none.
+
+        The decision tag marks the step done, so it must never be there without the rest.
+        """
+        from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
+        ordered = sorted(tags.items(), key=lambda item: item[0] == DECISION_TAG)  # decision last
         self._call(
-            "log the promotion metrics",
+            "record the promotion decision",
             self.client.log_batch,
             parent_id,
             metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
+            tags=[RunTag(key, value) for key, value in ordered],
         )
-        for key, value in tags.items():
-            self._call("tag a run", self.client.set_tag, parent_id, key, value)
 
     # -- models and the registry ----------------------------------------------------------------
 
@@ -169,6 +176,8 @@ class Registry:
             ):
                 return None
             raise RegistryError(f"MLflow could not read {name}@{alias}: {exc.message}") from None
+        except OSError as exc:
+            raise RegistryError(f"MLflow could not read {name}@{alias}: {exc}") from None
 
     def load_model(self, model_uri: str) -> Any:
         """A logged scikit-learn model by URI (models:/name@alias, models:/m-…)."""
@@ -182,14 +191,16 @@ class Registry:
         return self._call(f"load {uri}", artifacts.load_with_example, uri, tracking_uri)  # type: ignore[no-any-return]
 
     def version_for_run(self, child_run_id: str) -> Any | None:
-        """The registered version made from a child run's model, if already registered."""
+        """The registered version made from a child run's model, if already registered.
+
+        A failed lookup raises: answering "none" would register a second version of the run.
+        """
         name = self.settings.model_name
-        try:
-            versions = self.client.search_model_versions(
-                f"name = '{name}' and run_id = '{child_run_id}'"
-            )
-        except Exception:
-            return None
+        versions = self._call(
+            "look up the versions of a run",
+            self.client.search_model_versions,
+            f"name = '{name}' and run_id = '{child_run_id}'",
+        )
         return versions[0] if versions else None
 
     def register(self, model_id: str, run_id: str, tags: dict[str, str]) -> Any:
@@ -210,6 +221,18 @@ class Registry:
             tags=tags,
             model_id=model_id,
         )
+
+    def tag_version(self, version: str, tags: dict[str, str]) -> None:
+        """Set tags on a registered version (overwriting any of the same names)."""
+        for key, value in tags.items():
+            self._call(
+                "tag a model version",
+                self.client.set_model_version_tag,
+                self.settings.model_name,
+                version,
+                key,
+                value,
+            )
 
     def set_alias(self, version: str) -> None:
         """Point the served alias at a version."""

@@ -4,4 +4,10 @@ RUN_ID_TAG = "occupancy.run_id"
 MODEL_ID_TAG = "occupancy.model_id"
 FAMILY_TAG = "occupancy.family"
 ROLE_TAG = "occupancy.role"
+# Promotion: the parent run and the registered version both carry every `promotion.*` tag.
+PROMOTION_PREFIX = "promotion."
 DECISION_TAG = "promotion.decision"
+REASON_TAG = "promotion.reason"
+VERSION_TAG = "promotion.version"
+# Set only when a champion was replaced without being scored; its value says why (schema_change).
+CHAMPION_REPLACED_TAG = "promotion.champion_replaced"

@@ -2,24 +2,64 @@
 
 Selection uses validation macro-F1. The selected challenger and the current champion are then
 scored on the same test rows of this run; the challenger is registered and becomes the champion
-only when it is better or there is no champion. The decision and its reason are recorded on the
-pipeline's parent run, which makes re-running the step a no-op.
+only when it is better or there is no champion.
+
+Promotion fails closed. An error reaching, reading or loading the champion fails the step with
+exit code 1 (the task is retried) and leaves the alias and the run as they were; a champion
+that needs untrusted types fails it with exit code 2 (someone must look). The champion is
+replaced without being scored only when its logged input schema proves that it cannot score
+this run's data (`occupancy.registry.schema`): the reason then says so, and the tag
+`promotion.champion_replaced: schema_change` is on the parent run and on the new version. A
+champion whose schema fits but whose scoring fails is kept, and the step fails with exit code 2.
+
+The writes come in this order: the version is registered carrying every `promotion.*` tag of
+the decision, the alias moves, then the decision is recorded on the pipeline's parent run in one
+batch, which makes re-running the step a no-op. A rerun after a crash in between finds the
+run's version: without the alias yet, it decides again (the same champion gives the same
+decision) and reuses that version; with the alias, it records the decision the version carries.
+Either way the run ends as an uninterrupted one would: one version, the alias on it, the same
+tags.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import NotFoundError, OccupancyError, UntrustedModelError
+from occupancy.errors import ChampionError, NotFoundError
 from occupancy.provenance import git_sha
-from occupancy.registry import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, RUN_ID_TAG, Registry
+from occupancy.registry import (
+    CHAMPION_REPLACED_TAG,
+    DECISION_TAG,
+    FAMILY_TAG,
+    MODEL_ID_TAG,
+    PROMOTION_PREFIX,
+    REASON_TAG,
+    RUN_ID_TAG,
+    VERSION_TAG,
+    LoadedModel,
+    Registry,
+)
+from occupancy.registry.schema import input_columns, schema_change
 from occupancy.run_layout import open_run
 from occupancy.training import evaluate
-from occupancy.training.dataset import load_processed
+from occupancy.training.dataset import Processed, load_processed
 
 log = logging.getLogger(__name__)
+
+SCHEMA_CHANGE = "schema_change"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Promote or keep, the reason in one sentence, and what was known of the champion."""
+
+    promote: bool
+    reason: str
+    champion_f1: float | None = None
+    replaced: str | None = None  # why the champion was replaced without being scored
 
 
 def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
@@ -32,99 +72,170 @@ def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
         log.info("promotion of run %s already decided: %s", run_id, recorded[DECISION_TAG])
         return _summary(run_id, recorded, reused=True)
 
+    best = _best_child(registry, parent_id, run_id)
+    family = best.data.tags.get(FAMILY_TAG, "?")
+    data = load_processed(run, settings.max_train_rows, settings.seed)
+    X_test, y_test = data.X("test"), data.y("test")
+    challenger = registry.load_model(f"models:/{best.data.tags[MODEL_ID_TAG]}")
+    test_metrics = evaluate.split_metrics(challenger, X_test, y_test, "test")
+    challenger_f1 = test_metrics["test_f1_macro"]
+
+    registered = registry.version_for_run(best.info.run_id)
+    champion = registry.champion()
+    if registered is not None and _same_version(champion, registered):
+        log.info("promote: v%s of run %s has the alias already", registered.version, run_id)
+        tags = _decided_on(registered)
+    else:
+        decision = _decide(registry, champion, X_test, y_test, challenger_f1)
+        log.info("promote: %s", decision.reason)
+        tags = _decision_tags(decision, family, challenger_f1)
+        version_tags = _version_tags(settings, run_id, best, data, tags)
+        version = _write_version(registry, registered, best, version_tags, decision.promote)
+        if version is not None:
+            tags[VERSION_TAG] = version
+    registry.record_decision(parent_id, test_metrics, tags)
+    return _summary(run_id, tags, reused=False)
+
+
+def _write_version(
+    registry: Registry, registered: Any | None, best: Any, tags: dict[str, str], promote: bool
+) -> str | None:
+    """Register the challenger (or reuse this run's version) and move the alias when promoting.
+
+    A version left by an earlier attempt that stopped before the alias is reused and given the
+    decision taken now, whatever it is; the new version if promoting.
+    """
+    if registered is not None:
+        registry.tag_version(str(registered.version), tags)
+    if not promote:
+        return None
+    if registered is not None:
+        version = str(registered.version)
+    else:
+        model_id = best.data.tags[MODEL_ID_TAG]
+        version = str(registry.register(model_id, best.info.run_id, tags).version)
+    registry.set_alias(version)
+    return version
+
+
+def _best_child(registry: Registry, parent_id: str, run_id: str) -> Any:
+    """The finished family run with the best validation macro-F1."""
     children = registry.children(parent_id)
     if not children:
         raise NotFoundError(
             f"run {run_id} has no finished training runs in MLflow: run the train step first"
         )
     best = max(children, key=lambda r: r.data.metrics.get("val_f1_macro", float("-inf")))
-    family = best.data.tags.get(FAMILY_TAG, "?")
     log.info(
         "promote: %s has the best validation macro-F1 (%.4f) of %d families",
-        family,
+        best.data.tags.get(FAMILY_TAG, "?"),
         best.data.metrics["val_f1_macro"],
         len(children),
     )
+    return best
 
-    data = load_processed(run, settings.max_train_rows, settings.seed)
-    X_test, y_test = data.X("test"), data.y("test")
-    model_id = best.data.tags[MODEL_ID_TAG]
-    challenger_uri = f"models:/{model_id}"
-    challenger = registry.load_model(challenger_uri)
-    test_metrics = evaluate.split_metrics(challenger, X_test, y_test, "test")
-    challenger_f1 = test_metrics["test_f1_macro"]
 
-    promote, reason, champion_f1 = _decide(registry, X_test, y_test, challenger_f1)
-    log.info("promote: %s", reason)
+def _same_version(champion: Any | None, version: Any) -> bool:
+    return champion is not None and str(champion.version) == str(version.version)
+
+
+def _decided_on(version: Any) -> dict[str, str]:
+    """The decision a version holding the alias was promoted with (written when registered)."""
+    tags = {k: v for k, v in version.tags.items() if k.startswith(PROMOTION_PREFIX)}
+    tags.setdefault(REASON_TAG, version.tags.get("promotion_reason", ""))
+    tags[DECISION_TAG] = "promoted"
+    tags[VERSION_TAG] = str(version.version)
+    return tags
+
+
+def _decision_tags(decision: Decision, family: str, challenger_f1: float) -> dict[str, str]:
+    """The `promotion.*` tags of a decision (the parent run's record, the version's copy)."""
     tags = {
-        DECISION_TAG: "promoted" if promote else "kept_champion",
-        "promotion.reason": reason,
+        DECISION_TAG: "promoted" if decision.promote else "kept_champion",
+        REASON_TAG: decision.reason,
         "promotion.family": family,
         "promotion.challenger_test_f1_macro": f"{challenger_f1:.4f}",
     }
-    if champion_f1 is not None:
-        tags["promotion.champion_test_f1_macro"] = f"{champion_f1:.4f}"
-    if promote:
-        version = registry.version_for_run(best.info.run_id)
-        if version is None:
-            version = registry.register(
-                model_id,
-                best.info.run_id,
-                {
-                    "val_f1_macro": f"{best.data.metrics['val_f1_macro']:.4f}",
-                    "test_f1_macro": f"{challenger_f1:.4f}",
-                    "data_digest": data.manifest["digest"],
-                    "git_sha": git_sha(settings),
-                    "promotion_reason": reason,
-                    "family": family,
-                    RUN_ID_TAG: run_id,
-                },
-            )
-        registry.set_alias(str(version.version))
-        tags["promotion.version"] = str(version.version)
-    registry.record_decision(parent_id, test_metrics, tags)
-    return _summary(run_id, tags, reused=False)
+    if decision.champion_f1 is not None:
+        tags["promotion.champion_test_f1_macro"] = f"{decision.champion_f1:.4f}"
+    if decision.replaced is not None:
+        tags[CHAMPION_REPLACED_TAG] = decision.replaced
+    return tags
+
+
+def _version_tags(
+    settings: Settings, run_id: str, best: Any, data: Processed, decision: dict[str, str]
+) -> dict[str, str]:
+    """The tags every registered version carries (DESIGN.md section 5), and the decision's."""
+    return {
+        "val_f1_macro": f"{best.data.metrics['val_f1_macro']:.4f}",
+        "test_f1_macro": decision["promotion.challenger_test_f1_macro"],
+        "data_digest": data.manifest["digest"],
+        "git_sha": git_sha(settings),
+        "promotion_reason": decision[REASON_TAG],
+        "family": decision["promotion.family"],
+        RUN_ID_TAG: run_id,
+        **decision,
+    }
 
 
 def _decide(
-    registry: Registry, X_test: Any, y_test: Any, challenger_f1: float
-) -> tuple[bool, str, float | None]:
-    """Promote or keep, with the reason in one sentence and the champion's score if any."""
-    champion = registry.champion()
+    registry: Registry, champion: Any | None, X_test: Any, y_test: Any, challenger_f1: float
+) -> Decision:
+    """Promote or keep; raises when the champion cannot be reached or loaded (fails closed)."""
     if champion is None:
-        return (
+        return Decision(
             True,
             f"no {registry.settings.model_alias} yet; challenger test macro-F1 {challenger_f1:.4f}",
-            None,
         )
-    try:
-        champion_model = registry.load_model(registry.champion_uri)
-        champion_f1 = evaluate.macro_f1(y_test, champion_model.predict(X_test))
-    except UntrustedModelError:
-        raise  # a champion we must not load is never silently replaced: someone must look
-    except (OccupancyError, ValueError, KeyError, TypeError) as exc:
-        return (
-            True,
-            f"champion v{champion.version} could not score this data ({exc}); challenger {challenger_f1:.4f}",
-            None,
-        )
-    if challenger_f1 > champion_f1:
-        return (
+    version = str(champion.version)
+    # Transient faults raise RegistryError (exit 1, retried); an untrusted champion raises
+    # UntrustedModelError (exit 2): it is never silently replaced, someone must look.
+    loaded = registry.load_version(version)
+    change = schema_change(loaded.inputs, X_test)
+    if change is not None:
+        return Decision(
             True,
             (
-                f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{champion.version} "
+                f"champion v{version} cannot score this data: schema change ({change}); "
+                f"challenger test macro-F1 {challenger_f1:.4f} replaces it"
+            ),
+            replaced=SCHEMA_CHANGE,
+        )
+    champion_f1 = _champion_score(registry, version, loaded, X_test, y_test)
+    if challenger_f1 > champion_f1:
+        return Decision(
+            True,
+            (
+                f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{version} "
                 f"{champion_f1:.4f} on the same test rows"
             ),
             champion_f1,
         )
-    return (
+    return Decision(
         False,
         (
-            f"champion v{champion.version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
+            f"champion v{version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
             f"{challenger_f1:.4f} on the same test rows"
         ),
         champion_f1,
     )
+
+
+def _champion_score(
+    registry: Registry, version: str, loaded: LoadedModel, X_test: Any, y_test: Any
+) -> float:
+    """The champion's test macro-F1, given its own input columns only."""
+    columns = input_columns(loaded.inputs) or list(X_test.columns)
+    try:
+        predicted = loaded.model.predict(X_test[columns])
+    except Exception as exc:  # its schema fits: nothing proves that it cannot score
+        raise ChampionError(
+            f"champion v{version} could not score this run's test rows although its logged input "
+            f"schema fits them ({type(exc).__name__}: {exc}): it stays the champion; inspect "
+            f"models:/{registry.settings.model_name}/{version} before promoting again"
+        ) from exc
+    return evaluate.macro_f1(y_test, predicted)
 
 
 def _summary(run_id: str, tags: dict[str, str], reused: bool) -> dict[str, Any]:
