@@ -15,28 +15,14 @@ version per promoted challenger, and the alias (default `@champion`) on the vers
 from occupancy.registry.artifacts import LoadedModel
 from occupancy.registry.family_run import FamilyRun
 from occupancy.registry.store import Registry
-from occupancy.registry.tags import (
-    CHAMPION_REPLACED_TAG,
-    DECISION_TAG,
-    FAMILY_TAG,
-    MODEL_ID_TAG,
-    PROMOTION_PREFIX,
-    REASON_TAG,
-    ROLE_TAG,
-    RUN_ID_TAG,
-    VERSION_TAG,
-)
+from occupancy.registry.tags import DECISION_TAG, FAMILY_TAG, MODEL_ID_TAG, ROLE_TAG, RUN_ID_TAG
 
 __all__ = [
-    "CHAMPION_REPLACED_TAG",
     "DECISION_TAG",
     "FAMILY_TAG",
     "MODEL_ID_TAG",
-    "PROMOTION_PREFIX",
-    "REASON_TAG",
     "ROLE_TAG",
     "RUN_ID_TAG",
-    "VERSION_TAG",
     "FamilyRun",
     "LoadedModel",
     "Registry",

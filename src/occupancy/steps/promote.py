@@ -31,18 +31,15 @@ from occupancy.config import Settings
 from occupancy.errors import ChampionError, NotFoundError
 from occupancy.provenance import git_sha
 from occupancy.registry import (
-    CHAMPION_REPLACED_TAG,
     DECISION_TAG,
     FAMILY_TAG,
     MODEL_ID_TAG,
-    PROMOTION_PREFIX,
-    REASON_TAG,
     RUN_ID_TAG,
-    VERSION_TAG,
     LoadedModel,
     Registry,
 )
 from occupancy.registry.schema import input_columns, schema_change
+from occupancy.registry.tags import CHAMPION_REPLACED_TAG, PROMOTION_PREFIX, REASON_TAG, VERSION_TAG
 from occupancy.run_layout import open_run
 from occupancy.training import evaluate
 from occupancy.training.dataset import Processed, load_processed
