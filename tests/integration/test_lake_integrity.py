@@ -19,11 +19,10 @@ from occupancy.config import Settings
 from occupancy.digest import file_digest
 from occupancy.errors import EXIT_BAD_INPUT, DataError, OccupancyError
 from occupancy.lake import Lake
-from occupancy.run_layout import StepOutputs
+from occupancy.run_layout import StepOutputs, open_run
 from occupancy.steps.ingest import run_ingest
 from occupancy.steps.treat import run_treat
 from occupancy.training.dataset import load_processed
-from occupancy.run_layout import open_run
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +59,7 @@ def test_seaweedfs_refuses_a_put_if_none_match_on_an_existing_key(s3_server, s3_
     assert client.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"first"
 
 
-def test_two_writers_of_one_run_id_never_mix(
-    s3_settings, newark, tmp_path, monkeypatch
-) -> None:
+def test_two_writers_of_one_run_id_never_mix(s3_settings, newark, tmp_path, monkeypatch) -> None:
     # Both writers reach the publish point before either publishes: the worst interleaving.
     barrier = threading.Barrier(2, timeout=120)
     publish = StepOutputs.publish

@@ -38,6 +38,11 @@ def _write(frame: pd.DataFrame, path: Path) -> str:
     return str(path)
 
 
+def _local(uri: str) -> Path:
+    """The local path of a file:// URI a manifest names (its files sit in a writer folder)."""
+    return Path(uri.removeprefix("file://"))
+
+
 def _published(settings, run_id: str) -> list[str]:
     return [
         k for k in Lake(settings.lake_uri).list(f"runs/{run_id}") if k.endswith("_manifest.json")
@@ -54,11 +59,11 @@ def test_ingest_and_treat_publish_manifest_and_latest_pointer(
     assert treat["rows"] == len(newark)
     lake = Lake(isolated_settings.lake_uri)
     assert lake.read_json("processed/latest.json")["run_id"] == "r1"
-    table = pq.read_table(Path(lake.path) / "runs/r1/processed/listings.parquet")
+    table = pq.read_table(_local(treat["data"]))
     assert not any(
         name.startswith(("review_scores", "availability")) for name in table.column_names
     )
-    report = lake.read_json("runs/r1/processed/report.json")
+    report = json.loads(_local(treat["report"]).read_text())
     assert "estimated_occupancy_l365d" in report["excluded_leakage_columns"]
     checked = run_check(isolated_settings, "r1")
     assert (checked["rows"], checked["digest"]) == (treat["rows"], treat["digest"])
@@ -70,8 +75,7 @@ def test_check_names_the_missing_run_and_what_to_run(isolated_settings, newark, 
     ):
         run_check(isolated_settings, "r9")
     run_ingest(isolated_settings, "r2", _write(newark.head(600), tmp_path / "listings.csv"))
-    run_treat(isolated_settings, "r2")
-    (Path(Lake(isolated_settings.lake_uri).path) / "runs/r2/processed/listings.parquet").unlink()
+    _local(run_treat(isolated_settings, "r2")["data"]).unlink()
     with pytest.raises(NotFoundError, match="rerun the treat step"):
         run_check(isolated_settings, "r2")
 
@@ -147,9 +151,7 @@ def test_bad_rows_are_quarantined_with_reasons_under_the_threshold(
     frame.loc[9, "id"] = frame.loc[8, "id"]
     summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
     assert summary["rows_quarantined"] == 3
-    quarantine = pd.read_csv(
-        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
-    )
+    quarantine = pd.read_csv(_local(summary["quarantine"]))
     assert quarantine["row"].tolist() == [4, 8, 10]
     assert (
         quarantine["reason"].tolist()[0]
@@ -226,9 +228,7 @@ def test_quarantine_neutralises_a_formula_id_and_keeps_row_numbers_numbers(
     frame.loc[3, "id"] = formula
     summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
     assert summary["rows_quarantined"] == 1
-    text = (
-        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
-    ).read_text()
+    text = _local(summary["quarantine"]).read_text()
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["id"] == "'" + formula
     assert row["row"] == "4" and text.splitlines()[1].startswith("4,")
