@@ -5,6 +5,11 @@ way `Path()` gives a `PosixPath`: `LocalLake` for a directory (`file://…` or a
 `S3Lake` for `s3://bucket[/prefix]`. Both have the same methods, and both turn failures into one
 sentence that names the URI and what to check.
 
+`create` writes an object only when none exists at its key, atomically: the S3 backend sends
+`PutObject` with `If-None-Match: *` (honoured by AWS, MinIO and SeaweedFS, which answer 412 on
+an existing key), the local one hard-links a finished temporary file (`link` fails on an
+existing name). A run's manifest is written with it, so of two writers exactly one publishes.
+
 S3 goes through boto3. Its endpoint is the `endpoint_url` given to `Lake`, or, without one,
 whatever boto3 resolves from the standard `AWS_*` variables and config files, so MinIO and
 SeaweedFS work as they are. This module reads no environment variable itself.
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +35,9 @@ from occupancy.errors import LakeError, NotFoundError
 
 _S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
 _S3_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+# A conditional PUT that lost: the key exists (412), or another conditional PUT of it is in
+# flight (409, AWS): either way another writer holds the key.
+_S3_TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -114,6 +124,18 @@ class Lake:
         """Copy a local file into the lake atomically."""
         raise NotImplementedError
 
+    def create(self, key: str, data: bytes) -> bool:
+        """Write an object only if the key is free, atomically; False when it already exists."""
+        raise NotImplementedError
+
+    def create_json(self, key: str, payload: Any) -> bool:
+        """`create` a JSON object; False when the key already exists."""
+        return self.create(key, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+    def delete_folder(self, prefix: str) -> None:
+        """Remove every object in the folder `prefix` (and below it); a missing folder is fine."""
+        raise NotImplementedError
+
     def ensure_bucket(self) -> bool:
         """Create this root's bucket (S3) or directory (file) if missing; True when created."""
         raise NotImplementedError
@@ -162,6 +184,25 @@ class LocalLake(Lake):
     def upload(self, source: Path, key: str) -> None:
         with self._atomic(key) as tmp:
             shutil.copyfile(source, tmp)
+
+    def create(self, key: str, data: bytes) -> bool:
+        target = self._local(key)
+        self._mkdir(target.parent)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            tmp.write_bytes(data)
+            # link, unlike rename, never replaces: the first complete file wins.
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise LakeError(f"cannot write {self.uri(key)}: {exc.strerror}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    def delete_folder(self, prefix: str) -> None:
+        shutil.rmtree(self._local(prefix), ignore_errors=True)
 
     def ensure_bucket(self) -> bool:
         existed = self.path.is_dir()
@@ -255,6 +296,31 @@ class S3Lake(Lake):
     def upload(self, source: Path, key: str) -> None:
         with self._translate(key):  # multipart uploads become visible only when complete
             self.s3.upload_file(str(source), self.bucket, self._s3_key(key))
+
+    def create(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        with self._translate(key):
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=self._s3_key(key), Body=data, IfNoneMatch="*"
+                )
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code", "")) in _S3_TAKEN_CODES:
+                    return False
+                raise
+        return True
+
+    def delete_folder(self, prefix: str) -> None:
+        keys = self.list(prefix)
+        with self._translate(prefix):
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
+                self.s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={
+                        "Objects": [{"Key": self._s3_key(k)} for k in keys[start : start + 1000]]
+                    },
+                )
 
     def ensure_bucket(self) -> bool:
         with self._translate("", missing_ok=True) as state:

@@ -1,28 +1,40 @@
 """Where a pipeline run keeps its outputs in the lake, and how a step publishes them.
 
-    runs/<run id>/ingest/      listings.parquet   valid raw rows, every column as text
-                               quarantine.csv     invalid rows, one reason each
-                               _manifest.json     the step's summary, written last
-    runs/<run id>/processed/   listings.parquet   the cleaned, split training table
-                               report.json        class balance and missing values
+    runs/<run id>/ingest/      <writer>/listings.parquet   valid raw rows, every column as text
+                               <writer>/quarantine.csv     invalid rows, one reason each
+                               _manifest.json              the step's summary, written last
+    runs/<run id>/processed/   <writer>/listings.parquet   the cleaned, split training table
+                               <writer>/report.json        class balance and missing values
                                _manifest.json
     processed/latest.json      the last published processed run (the training DAG's Asset)
 
 A step's outputs exist for the others only once its manifest is written, so a step that fails
-half-way publishes nothing and a re-run of a finished step returns its manifest unchanged. This
-is the one module that knows these keys; steps and training ask it.
+half-way publishes nothing. This is the one module that knows these keys; steps and training ask
+it, and read a step's files at the URIs its manifest names.
+
+No silent reuse, no mixing. Each attempt at a step writes its files under a fresh writer token
+(`w-<random>`), never over another attempt's, and then creates the manifest with a conditional
+write (`Lake.create`: S3 `If-None-Match: *`, local `link`). Of two concurrent writers of one run
+id exactly one manifest lands; the loser deletes its own folder and fails (exit 1: its retry
+finds the winner's manifest), so the published manifest always names the winner's files. A
+writer that crashed leaves only an unpublished writer folder, which blocks nothing: a rerun
+takes a new token. No lease is needed, so there is no expiry to tune and nothing to steal.
+A rerun of a published step compares its inputs with those the manifest recorded: the same
+inputs return the manifest marked `reused` (an idempotent no-op), other inputs are a
+ConfigError (exit 2) naming the run, both inputs and what to do (a new run id).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import ConfigError, NotFoundError
+from occupancy.errors import ConfigError, LakeError, NotFoundError
 from occupancy.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -75,19 +87,33 @@ class StepOutputs:
         """True when the folder holds the file."""
         return self.lake.exists(self.key(name))
 
-    def upload(self, source: Path, name: str) -> str:
-        """Put a local file into the folder (atomically); returns its URI."""
-        self.lake.upload(source, self.key(name))
-        return self.uri(name)
+    def new_writer(self) -> str:
+        """A fresh writer token: the folder where this attempt, and only it, writes its files."""
+        return f"w-{uuid.uuid4().hex[:12]}"
 
-    def download(self, name: str, target: Path) -> Path:
-        """Copy one of the folder's files to a local path."""
-        return self.lake.download(self.key(name), target)
+    def upload(self, source: Path, name: str, writer: str) -> str:
+        """Put a local file into the writer's folder (atomically); returns its URI."""
+        self.lake.upload(source, self.key(f"{writer}/{name}"))
+        return self.uri(f"{writer}/{name}")
 
-    def write_json(self, name: str, payload: Any) -> str:
-        """Write a JSON file into the folder; returns its URI."""
-        self.lake.write_json(self.key(name), payload)
-        return self.uri(name)
+    def write_json(self, name: str, payload: Any, writer: str) -> str:
+        """Write a JSON file into the writer's folder; returns its URI."""
+        self.lake.write_json(self.key(f"{writer}/{name}"), payload)
+        return self.uri(f"{writer}/{name}")
+
+    def fetch(self, manifest: dict[str, Any], field: str, target: Path) -> Path:
+        """Download the file the manifest names in `field` (check it with `digest.verify_file`)."""
+        return self.lake.download(self._key_of(manifest[field]), target)
+
+    def holds(self, uri: str) -> bool:
+        """True when the object at `uri` (a URI from the manifest) exists."""
+        return self.lake.exists(self._key_of(uri))
+
+    def _key_of(self, uri: str) -> str:
+        root = f"{self.lake.root}/"
+        if not uri.startswith(root):
+            raise LakeError(f"the manifest at {self.uri(MANIFEST)} names {uri}, outside the lake")
+        return uri.removeprefix(root)
 
     def published(self) -> dict[str, Any] | None:
         """The manifest, or None while the step has not published."""
@@ -96,11 +122,18 @@ class StepOutputs:
         manifest: dict[str, Any] = self.lake.read_json(self.key(MANIFEST))
         return manifest
 
-    def reuse(self) -> dict[str, Any] | None:
-        """The published manifest marked `reused`, for a step asked to run again; else None."""
-        manifest = self.published()
-        if manifest is None:
-            return None
+    def reuse(self, manifest: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        """The published manifest marked `reused`, when this rerun's `inputs` are the ones it
+        recorded; a ConfigError naming both otherwise. Inputs the manifest lacks (written before
+        they were recorded) are not compared."""
+        recorded = {k: manifest[k] for k in inputs if k in manifest}
+        given = {k: inputs[k] for k in recorded}
+        if recorded != given:
+            raise ConfigError(
+                f"run {self.run_id}'s {self.step} was published from {_describe(recorded)} "
+                f"({self.uri(MANIFEST)}), but this rerun was given {_describe(given)}: a run's "
+                "outputs never change, so start a new run id for new inputs"
+            )
         log.info("%s of run %s already published; nothing to do", self.step, self.run_id)
         return {**manifest, "reused": True}
 
@@ -114,8 +147,24 @@ class StepOutputs:
         return manifest
 
     def publish(self, summary: dict[str, Any]) -> str:
-        """Write the manifest: from now on the step's outputs exist. Returns its URI."""
-        return self.write_json(MANIFEST, summary)
+        """Create the manifest of writer `summary["writer"]`: from now on its outputs exist.
+
+        Returns the manifest's URI. When another writer published first, this writer's folder
+        is removed and a LakeError says so (a retry then reuses, or refuses, the winner's).
+        """
+        writer = summary["writer"]
+        if self.lake.create_json(self.key(MANIFEST), summary):
+            return self.uri(MANIFEST)
+        self.lake.delete_folder(self.key(writer))
+        raise LakeError(
+            f"run {self.run_id}'s {self.step} was published by another writer while this one "
+            f"({writer}) ran, at {self.uri(MANIFEST)}; this writer's files are removed: rerun "
+            "to reuse the published outputs, or use a new run id for new inputs"
+        )
+
+
+def _describe(inputs: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in inputs.items()) or "nothing recorded"
 
 
 class RunLayout:

@@ -71,7 +71,7 @@ def test_steps_run_on_s3_and_the_mlflow_server(
     env = step_env(s3_server, mlflow_server.url, s3_lake, tmp_path)
     ingest = summary(occupancy(env, "step", "ingest", "--run-id", "s3-1"))
     assert ingest["rows_valid"] == 1872
-    assert ingest["snapshot"] == f"{s3_lake}/runs/s3-1/ingest/listings.parquet"
+    assert ingest["snapshot"] == f"{s3_lake}/runs/s3-1/ingest/{ingest['writer']}/listings.parquet"
     treat = summary(occupancy(env, "step", "treat", "--run-id", "s3-1"))
     assert treat["data"].startswith(s3_lake)
     for family in ("logreg", "hgb"):

@@ -340,3 +340,18 @@ def test_unreachable_s3_names_the_given_endpoint_never_the_environment(
     # boto3's own part names where it really tried: the given endpoint wins over the variable.
     assert f'"{endpoint_url or "http://127.0.0.1:8"}/occupancy-lake/team/k"' in message
     assert message.endswith("check AWS_ENDPOINT_URL and that the server is running")
+
+
+def test_create_writes_once_and_never_replaces(lake: LocalLake) -> None:
+    assert lake.create("runs/r1/_manifest.json", b"first")
+    assert not lake.create("runs/r1/_manifest.json", b"second")
+    assert lake.read_bytes("runs/r1/_manifest.json") == b"first"
+    assert _temporary_files(lake.path) == []
+
+
+def test_delete_folder_removes_only_that_folder(lake: Lake) -> None:
+    lake.write_bytes("runs/r1/w-a/x", b"1")
+    lake.write_bytes("runs/r1/w-b/x", b"2")
+    lake.delete_folder("runs/r1/w-a")
+    lake.delete_folder("runs/r1/absent")
+    assert lake.list("runs/r1") == ["runs/r1/w-b/x"]

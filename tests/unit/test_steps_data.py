@@ -12,7 +12,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from occupancy.errors import DataError, NotFoundError, QualityError, SchemaError
+from occupancy.errors import (
+    ConfigError,
+    DataError,
+    NotFoundError,
+    OccupancyError,
+    QualityError,
+    SchemaError,
+)
 from occupancy.lake import Lake
 from occupancy.steps.check import run_check
 from occupancy.steps.ingest import run_ingest
@@ -31,6 +38,11 @@ def _write(frame: pd.DataFrame, path: Path) -> str:
     return str(path)
 
 
+def _local(uri: str) -> Path:
+    """The local path of a file:// URI a manifest names (its files sit in a writer folder)."""
+    return Path(uri.removeprefix("file://"))
+
+
 def _published(settings, run_id: str) -> list[str]:
     return [
         k for k in Lake(settings.lake_uri).list(f"runs/{run_id}") if k.endswith("_manifest.json")
@@ -47,11 +59,11 @@ def test_ingest_and_treat_publish_manifest_and_latest_pointer(
     assert treat["rows"] == len(newark)
     lake = Lake(isolated_settings.lake_uri)
     assert lake.read_json("processed/latest.json")["run_id"] == "r1"
-    table = pq.read_table(Path(lake.path) / "runs/r1/processed/listings.parquet")
+    table = pq.read_table(_local(treat["data"]))
     assert not any(
         name.startswith(("review_scores", "availability")) for name in table.column_names
     )
-    report = lake.read_json("runs/r1/processed/report.json")
+    report = json.loads(_local(treat["report"]).read_text())
     assert "estimated_occupancy_l365d" in report["excluded_leakage_columns"]
     checked = run_check(isolated_settings, "r1")
     assert (checked["rows"], checked["digest"]) == (treat["rows"], treat["digest"])
@@ -63,8 +75,7 @@ def test_check_names_the_missing_run_and_what_to_run(isolated_settings, newark, 
     ):
         run_check(isolated_settings, "r9")
     run_ingest(isolated_settings, "r2", _write(newark.head(600), tmp_path / "listings.csv"))
-    run_treat(isolated_settings, "r2")
-    (Path(Lake(isolated_settings.lake_uri).path) / "runs/r2/processed/listings.parquet").unlink()
+    _local(run_treat(isolated_settings, "r2")["data"]).unlink()
     with pytest.raises(NotFoundError, match="rerun the treat step"):
         run_check(isolated_settings, "r2")
 
@@ -140,9 +151,7 @@ def test_bad_rows_are_quarantined_with_reasons_under_the_threshold(
     frame.loc[9, "id"] = frame.loc[8, "id"]
     summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
     assert summary["rows_quarantined"] == 3
-    quarantine = pd.read_csv(
-        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
-    )
+    quarantine = pd.read_csv(_local(summary["quarantine"]))
     assert quarantine["row"].tolist() == [4, 8, 10]
     assert (
         quarantine["reason"].tolist()[0]
@@ -219,10 +228,73 @@ def test_quarantine_neutralises_a_formula_id_and_keeps_row_numbers_numbers(
     frame.loc[3, "id"] = formula
     summary = run_ingest(isolated_settings, "r1", _write(frame, tmp_path / "listings.csv"))
     assert summary["rows_quarantined"] == 1
-    text = (
-        Path(Lake(isolated_settings.lake_uri).path) / "runs/r1/ingest/quarantine.csv"
-    ).read_text()
+    text = _local(summary["quarantine"]).read_text()
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["id"] == "'" + formula
     assert row["row"] == "4" and text.splitlines()[1].startswith("4,")
     assert row["reason"].startswith("column 'id':") and formula[:10] in row["reason"]
+
+
+def test_ingest_rerun_with_another_raw_is_refused_naming_both(
+    isolated_settings, newark, tmp_path
+) -> None:
+    first = _write(newark.head(700), tmp_path / "first.csv")
+    published = run_ingest(isolated_settings, "same", first)
+    assert run_ingest(isolated_settings, "same", first)["reused"]
+    second = _write(newark.head(800), tmp_path / "second.csv")
+    with pytest.raises(ConfigError) as refused:
+        run_ingest(isolated_settings, "same", second)
+    message = str(refused.value)
+    assert "run same" in message and first in message and second in message
+    assert "new run id" in message and refused.value.exit_code == 2
+    # Same path, other bytes: the digest tells them apart too.
+    _write(newark.head(750), tmp_path / "first.csv")
+    with pytest.raises(ConfigError, match=published["source_digest"]):
+        run_ingest(isolated_settings, "same", first)
+
+
+def test_a_writer_that_loses_the_publish_race_fails_and_leaves_no_object(
+    isolated_settings, newark, tmp_path, monkeypatch
+) -> None:
+    from occupancy.run_layout import StepOutputs
+
+    raw = _write(newark.head(700), tmp_path / "raw.csv")
+    publish = StepOutputs.publish
+
+    def another_writer_first(self: StepOutputs, summary: dict) -> str:
+        # The other writer publishes between this one's data upload and its manifest.
+        monkeypatch.setattr(StepOutputs, "publish", publish)
+        run_ingest(isolated_settings, "race", _write(newark.head(650), tmp_path / "other.csv"))
+        return publish(self, summary)
+
+    monkeypatch.setattr(StepOutputs, "publish", another_writer_first)
+    with pytest.raises(OccupancyError, match="run race.*published by another writer"):
+        run_ingest(isolated_settings, "race", raw)
+    lake = Lake(isolated_settings.lake_uri)
+    manifest = lake.read_json("runs/race/ingest/_manifest.json")
+    assert manifest["rows_valid"] == 650
+    assert all(manifest["writer"] in k for k in lake.list("runs/race/ingest") if "/w-" in k)
+
+
+@pytest.mark.parametrize("how", ["flipped", "truncated"])
+def test_a_damaged_parquet_in_the_local_lake_is_refused_naming_it(
+    isolated_settings, newark, tmp_path, how
+) -> None:
+    from occupancy.run_layout import open_run
+    from occupancy.training.dataset import load_processed
+
+    run_ingest(isolated_settings, "d1", _write(newark.head(900), tmp_path / "raw.csv"))
+    run_treat(isolated_settings, "d1")
+    lake = Lake(isolated_settings.lake_uri)
+    processed = lake.read_json("runs/d1/processed/_manifest.json")["data"]
+    path = Path(lake.path) / processed.removeprefix(f"{lake.root}/")
+    data = path.read_bytes()
+    path.write_bytes(
+        data[: len(data) // 2] + b"\x00" * 64 + data[len(data) // 2 + 64 :]
+        if how == "flipped"
+        else data[: len(data) // 3]
+    )
+    with pytest.raises(DataError) as refused:
+        load_processed(open_run(isolated_settings, "d1"), max_train_rows=10_000, seed=0)
+    assert processed in str(refused.value) and "new run id" in str(refused.value)
+    assert refused.value.exit_code == 2

@@ -10,14 +10,14 @@ from typing import Any
 
 from occupancy.config import Settings
 from occupancy.errors import NotFoundError
-from occupancy.run_layout import LISTINGS, open_run
+from occupancy.run_layout import open_run
 
 
 def run_check(settings: Settings, run_id: str) -> dict[str, Any]:
     """The processed manifest of run `run_id`, after checking that what it names exists."""
     run = open_run(settings, run_id)
     manifest = run.processed_manifest()
-    if not run.processed.exists(LISTINGS):
+    if not run.processed.holds(manifest["data"]):
         raise NotFoundError(
             f"run {run_id}'s manifest names {manifest.get('data')}, which is missing: "
             "rerun the treat step"

@@ -3,6 +3,9 @@
 Valid rows become a Parquet snapshot (every column kept, as text); invalid rows go to a
 quarantine file with one reason each. The step fails, publishing nothing, when the file is not a
 listings CSV, lacks required columns, has no rows, or has more invalid rows than allowed.
+
+The manifest records the raw file's URI, digest and size, so that a rerun of the run id with
+another raw file is refused instead of silently returning the old snapshot.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from occupancy.data.csvio import iter_tables, open_listings_csv
 from occupancy.data.csvsafe import neutralise_cell
 from occupancy.data.schema import ID_COLUMN, RAW_COLUMNS, REQUIRED_FOR_TRAINING, Kind
 from occupancy.data.validate import validate_rows
-from occupancy.digest import file_digest
+from occupancy.digest import file_digest, stream_digest
 from occupancy.errors import DataError, QualityError
-from occupancy.lake import local_workdir
+from occupancy.lake import local_workdir, open_input
 from occupancy.run_layout import LISTINGS, QUARANTINE, open_run
 
 log = logging.getLogger(__name__)
@@ -118,11 +121,17 @@ class _SnapshotWriter:
 def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> dict[str, Any]:
     """Validate `raw_uri` (default OCCUPANCY_RAW_URI) and publish the snapshot of run `run_id`."""
     outputs = open_run(settings, run_id).ingest
-    if (published := outputs.reuse()) is not None:
-        return published
-
     source_uri = raw_uri or settings.raw_uri
+    if (published := outputs.published()) is not None:
+        # Another URI is refused without reading it; the same URI must still hold the same bytes.
+        same_uri = published.get("source") == source_uri
+        inputs = _source(settings, source_uri) if same_uri else {"source": source_uri}
+        return outputs.reuse(published, inputs)
+
     started = time.perf_counter()
+    # Read before the ingest, so a file replaced while the step runs reads as another input.
+    source_inputs = _source(settings, source_uri)
+    writer = outputs.new_writer()
     with (
         local_workdir() as work,
         open_listings_csv(
@@ -156,7 +165,7 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
         if rows_read == 0:
             raise DataError(f"{source_uri} has a header but no data rows")
         # Keep the evidence even when failing; without a manifest nothing is published.
-        quarantine_uri = outputs.upload(quarantine.path, QUARANTINE)
+        quarantine_uri = outputs.upload(quarantine.path, QUARANTINE, writer)
         bad_fraction = quarantine.count / rows_read
         if bad_fraction > settings.max_bad_row_fraction:
             raise QualityError(
@@ -166,11 +175,12 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
                 f"{quarantine_uri}"
             )
 
-        snapshot_uri = outputs.upload(snapshot_path, LISTINGS)
+        snapshot_uri = outputs.upload(snapshot_path, LISTINGS, writer)
         summary = {
             "step": "ingest",
             "run_id": run_id,
-            "source": source_uri,
+            "writer": writer,
+            **source_inputs,
             "rows_read": rows_read,
             "rows_valid": rows_read - quarantine.count,
             "rows_quarantined": quarantine.count,
@@ -183,3 +193,10 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
         }
     outputs.publish(summary)
     return summary
+
+
+def _source(settings: Settings, uri: str) -> dict[str, Any]:
+    """The raw input as a manifest records it: URI, digest and size."""
+    with open_input(uri, endpoint_url=settings.s3_endpoint_url) as handle:
+        digest, size = stream_digest(handle)
+    return {"source": uri, "source_digest": digest, "source_bytes": size}

@@ -2,7 +2,8 @@
 
 Reads only the columns the features need, batch by batch, so memory stays flat on large inputs.
 The processed table is published by its manifest and then by the `processed/latest.json` pointer
-that the training DAG's Asset stands for.
+that the training DAG's Asset stands for. The snapshot read is checked against the digest in
+the ingest manifest, and the manifest records that digest as this step's input.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from occupancy.data.schema import (
     TARGET_COLUMN,
     is_leakage_column,
 )
-from occupancy.digest import file_digest
+from occupancy.digest import file_digest, readable_parquet, verify_file
 from occupancy.errors import DataError
 from occupancy.lake import local_workdir
 from occupancy.run_layout import LISTINGS, REPORT, open_run
@@ -53,25 +54,35 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
     """Turn run `run_id`'s ingested snapshot into the published training table."""
     run = open_run(settings, run_id)
     outputs = run.processed
-    if (published := outputs.reuse()) is not None:
-        return published
-    run.ingest_manifest()
+    ingested = run.ingest_manifest()
+    inputs = {"input_digest": ingested["digest"]}
+    if (published := outputs.published()) is not None:
+        return outputs.reuse(published, inputs)
 
     started = time.perf_counter()
+    writer = outputs.new_writer()
     classes: Counter[tuple[str, str]] = Counter()
     missing: Counter[str] = Counter()
     rows = 0
     with local_workdir() as work:
-        snapshot = run.ingest.download(LISTINGS, work / "raw.parquet")
-        parquet = pq.ParquetFile(snapshot)
+        snapshot = verify_file(
+            run.ingest.fetch(ingested, "snapshot", work / "raw.parquet"),
+            ingested["digest"],
+            ingested["snapshot"],
+        )
+        with readable_parquet(ingested["snapshot"]):
+            parquet = pq.ParquetFile(snapshot)
         present = set(parquet.schema_arrow.names)
         excluded = sorted(name for name in present if is_leakage_column(name))
         needed = [name for name in REQUIRED_FOR_TRAINING if name in present]
         out_path = work / LISTINGS
         batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=needed)
-        with pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as writer:
+        with (
+            readable_parquet(ingested["snapshot"]),
+            pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as table_writer,
+        ):
             for frame in ordered_map(_treat_batch, batches):
-                writer.write_table(
+                table_writer.write_table(
                     pa.Table.from_pandas(frame, schema=PROCESSED_SCHEMA, preserve_index=False)
                 )
                 rows += len(frame)
@@ -82,12 +93,14 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         _check_trainable(classes, rows)
         digest = file_digest(out_path)
         report = _report(run_id, rows, classes, missing, excluded)
-        data_uri = outputs.upload(out_path, LISTINGS)
-        report_uri = outputs.write_json(REPORT, report)
+        data_uri = outputs.upload(out_path, LISTINGS, writer)
+        report_uri = outputs.write_json(REPORT, report, writer)
 
     summary = {
         "step": "treat",
         "run_id": run_id,
+        "writer": writer,
+        **inputs,
         "rows": rows,
         "data": data_uri,
         "report": report_uri,

@@ -1,4 +1,7 @@
-"""The published training table of a run, read back as features, target and split."""
+"""The published training table of a run, read back as features, target and split.
+
+The table is read at the URI its manifest names and checked against the manifest's digest.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pyarrow.parquet as pq
 
 from occupancy.data.clean import MODEL_INPUT_COLUMNS
 from occupancy.data.schema import SPLIT_COLUMN, TARGET_COLUMN
+from occupancy.digest import readable_parquet, verify_file
 from occupancy.lake import local_workdir
 from occupancy.run_layout import LISTINGS, RunLayout
 
@@ -35,12 +39,14 @@ def load_processed(run: RunLayout, max_train_rows: int, seed: int) -> Processed:
     """Read a run's processed table; cap the train split with a deterministic sample."""
     manifest = run.processed_manifest()
     with local_workdir() as work:
-        path = run.processed.download(LISTINGS, work / LISTINGS)
-        table = pq.read_table(path).to_pandas()
+        path = run.processed.fetch(manifest, "data", work / LISTINGS)
+        verify_file(path, manifest["digest"], manifest["data"])
+        with readable_parquet(manifest["data"]):
+            table = pq.read_table(path).to_pandas()
     frames = {split: part.reset_index(drop=True) for split, part in table.groupby(SPLIT_COLUMN)}
     train = frames.get("train", table.iloc[:0])
     if len(train) > max_train_rows:
         frames["train"] = train.sample(n=max_train_rows, random_state=seed).reset_index(drop=True)
     for split in ("train", "valid", "test"):
         frames.setdefault(split, table.iloc[:0])
-    return Processed(manifest, frames, run.processed.uri(LISTINGS))
+    return Processed(manifest, frames, manifest["data"])
