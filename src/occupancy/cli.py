@@ -1,8 +1,10 @@
 """The `occupancy` command line: pipeline steps, synthetic data, batch scoring and the demo.
 
 Errors raised on purpose (OccupancyError) print one line, `error: <sentence>`, and exit with the
-error's code: 2 when the input or a contract is wrong (never worth a retry), 1 otherwise; step
-commands print a one-line JSON summary as their last line of stdout.
+error's code: 2 when the input or a contract is wrong (never worth a retry), 1 otherwise; any
+other failure prints one line too (occupancy.failures names the place and what to check, exit 1;
+Ctrl-C prints `error: interrupted`, exit 130), never a traceback unless `--debug` or
+OCCUPANCY_DEBUG=1 is given. Step commands print a one-line JSON summary as their last line of stdout.
 """
 
 from __future__ import annotations
@@ -21,17 +23,41 @@ import typer
 
 from occupancy.config import get_settings
 from occupancy.errors import OccupancyError
+from occupancy.failures import describe
+
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     help="Predict the occupancy level of short-term rental listings.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 step_app = typer.Typer(
     help="Run one pipeline step (what each Airflow task runs).", no_args_is_help=True
 )
 data_app = typer.Typer(help="Data utilities.", no_args_is_help=True)
 app.add_typer(step_app, name="step")
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the full traceback of a failure (same as OCCUPANCY_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["OCCUPANCY_DEBUG"] = "1"
+
+
+def _debugging() -> bool:
+    return os.environ.get("OCCUPANCY_DEBUG", "").strip().lower() in {"1", "true", "yes"}
+
+
 app.add_typer(data_app, name="data")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,16 +82,30 @@ def _configure_logging() -> None:
 
 
 def _friendly(func: F) -> F:
-    """Map OccupancyError to `error: …` and its exit code (2: bad input, 1: anything else)."""
+    """Map any failure to one `error: …` line and an exit code; --debug re-raises instead."""
+
+    command = func.__name__
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _configure_logging()
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
         except OccupancyError as exc:
+            if _debugging():
+                raise
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("error: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # a user must never see a traceback without asking for it
+            if _debugging():
+                raise
+            typer.echo(f"error: {describe(exc, command)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -230,4 +270,5 @@ def main() -> None:
     # Multi-threaded BLAS spins on the small matrices of these models and was measured 6x slower
     # than one thread on 2-core machines; set before numpy is first imported.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    app()
+    # Typer's own pretty tracebacks would print locals; --debug wants the plain one.
+    app(prog_name="occupancy")

@@ -1,0 +1,63 @@
+"""Turn a failure that is not an OccupancyError into one sentence a user can act on.
+
+Recognised foreign failures (file system, S3, MLflow, Arrow) name the place and what to check;
+anything else names its type and the command and asks for a `--debug` rerun.
+"""
+
+from __future__ import annotations
+
+import errno
+
+_FS_ADVICE = {
+    FileNotFoundError: "does not exist; check the path and that its directory exists",
+    PermissionError: "is not accessible; check its permissions",
+    IsADirectoryError: "is a directory; give a file path",
+    NotADirectoryError: "has a parent that is not a directory; check the path",
+}
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _foreign(exc: BaseException) -> str | None:
+    name = type(exc).__name__
+    if isinstance(exc, OSError):
+        place = exc.filename if exc.filename is not None else "the output"
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on the device writing {place}; free some space and rerun"
+        for kind, advice in _FS_ADVICE.items():
+            if isinstance(exc, kind):
+                return f"{place} {advice}"
+    module = type(exc).__module__
+    if module.startswith("botocore") and name in {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "NoCredentialsError",
+    }:
+        return (
+            f"the S3 endpoint cannot be used ({_short(exc)}); check OCCUPANCY_S3_ENDPOINT "
+            "is reachable and the S3 credentials are set"
+        )
+    if module.startswith("mlflow") or (
+        module.startswith(("requests", "urllib3")) and "mlflow" in str(exc).lower()
+    ):
+        return (
+            f"the MLflow tracking server cannot be used ({_short(exc)}); check "
+            "MLFLOW_TRACKING_URI points at a running server"
+        )
+    if module.startswith("pyarrow") and name == "ArrowInvalid":
+        return f"a file could not be read as Parquet/CSV ({_short(exc)}); check the input file"
+    return None
+
+
+def describe(exc: BaseException, command: str) -> str:
+    """One sentence (no `error:` prefix) for `exc` raised while running `command`."""
+    known = _foreign(exc)
+    if known is not None:
+        return known
+    return (
+        f"unexpected {type(exc).__name__} in {command} ({_short(exc)}); "
+        "rerun with --debug for the traceback and report it"
+    )
