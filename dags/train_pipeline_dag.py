@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from occupancy_airflow.assets import PIPELINE_RUN_ID_KEY, PROCESSED_LISTINGS
+from occupancy_airflow.assets import PROCESSED_LISTINGS
+from occupancy_airflow.coalesce import SUPERSEDED_KEY, MissingRunIdError, choose
 from occupancy_airflow.config import DAG_DEFAULTS, DATA, LIGHT, RUN_ID_PATTERN, load_step_config
 from occupancy_airflow.steps import mapped_step, step
 
+log = logging.getLogger(__name__)
 PIPELINE_RUN_ID = "{{ ti.xcom_pull(task_ids='pipeline_run_id') }}"
 
 DOC = """
@@ -17,7 +21,9 @@ Scheduled by the `occupancy_processed_listings` Asset that `data_treatment_dag` 
 trains on exactly the data that run produced (the pipeline run id travels in the event).
 
 1. **pipeline_run_id** — the run to train on: `pipeline_run_id` from the run conf, else the
-   triggering Asset event.
+   newest triggering Asset event. When several treatment runs published before this run started,
+   Airflow coalesces their events into this one run: only the newest is trained, and the older
+   run ids are logged and kept in this task's `superseded_runs` XCom.
 2. **check_processed** — `occupancy step check`: the processed table of that run exists.
 3. **train** — one mapped task (one pod) per model family (`OCCUPANCY_MODEL_FAMILIES`, default
    logreg, hgb, forest, mlp), `OCCUPANCY_TRAIN_CONCURRENCY` (default 2) at a time; each is an
@@ -51,20 +57,35 @@ with DAG(
 
     @task
     def pipeline_run_id() -> str:
-        """The pipeline run to train on: from the run conf, else from the Asset event."""
+        """The pipeline run to train on: from the run conf, else the newest Asset event's."""
         context = get_current_context()
         explicit = context["params"].get("pipeline_run_id")
+        events = [e for found in context["triggering_asset_events"].values() for e in found]
+        try:
+            choice = None if explicit else choose(events)
+        except MissingRunIdError as missing:
+            raise AirflowFailException(str(missing)) from None
         if explicit:
-            return str(explicit)
-        for events in context["triggering_asset_events"].values():
-            for event in reversed(list(events)):
-                found = (event.extra or {}).get(PIPELINE_RUN_ID_KEY)
-                if found:
-                    return str(found)
-        raise AirflowFailException(
-            "no pipeline run to train on: run data_treatment_dag (it triggers this DAG), or "
-            'trigger with the conf {"pipeline_run_id": "<id>"}'
-        )
+            chosen, superseded = str(explicit), ()
+        elif choice is None:
+            raise AirflowFailException(
+                "no pipeline run to train on: run data_treatment_dag (it triggers this DAG), or "
+                'trigger with the conf {"pipeline_run_id": "<id>"}'
+            )
+        else:
+            chosen, superseded = choice.pipeline_run_id, choice.superseded
+        # The Task SDK cannot write the DAG run's note (see coalesce.py): the record is this
+        # XCom (UI and REST API) and the task log line below.
+        context["ti"].xcom_push(SUPERSEDED_KEY, list(superseded))
+        if superseded:
+            log.warning(
+                "training pipeline run %s, the newest of %d coalesced Asset events; superseded "
+                "(published but not trained): %s",
+                chosen,
+                len(events),
+                ", ".join(superseded),
+            )
+        return chosen
 
     check = step(
         "check_processed",
