@@ -61,18 +61,19 @@ with DAG(
         context = get_current_context()
         explicit = context["params"].get("pipeline_run_id")
         events = [e for found in context["triggering_asset_events"].values() for e in found]
-        try:
-            choice = None if explicit else choose(events)
-        except MissingRunIdError as missing:
-            raise AirflowFailException(str(missing)) from None
+        superseded: tuple[str, ...] = ()
         if explicit:
-            chosen, superseded = str(explicit), ()
-        elif choice is None:
-            raise AirflowFailException(
-                "no pipeline run to train on: run data_treatment_dag (it triggers this DAG), or "
-                'trigger with the conf {"pipeline_run_id": "<id>"}'
-            )
+            chosen = str(explicit)
         else:
+            try:
+                choice = choose(events)
+            except MissingRunIdError as missing:
+                raise AirflowFailException(str(missing)) from None
+            if choice is None:
+                raise AirflowFailException(
+                    "no pipeline run to train on: run data_treatment_dag (it triggers this DAG), "
+                    'or trigger with the conf {"pipeline_run_id": "<id>"}'
+                )
             chosen, superseded = choice.pipeline_run_id, choice.superseded
         # The Task SDK cannot write the DAG run's note (see coalesce.py): the record is this
         # XCom (UI and REST API) and the task log line below.
