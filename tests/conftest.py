@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,16 @@ def real_data_dir() -> Path:
             f"real test data not found at {path} ({where}): expected the Inside Airbnb files"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def newark(real_data_dir: Path) -> Any:
+    """The real Newark file as raw text cells, the way ingest reads it (never modify it)."""
+    import pandas as pd  # here, not at the top: most test sessions never need it
+
+    return pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,6 @@ def s3_settings(s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
 
 
-@pytest.fixture(scope="module")
-def newark(real_data_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(
-        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
-    )
-
-
 def _raw(frame: pd.DataFrame, path: Path) -> str:
     frame.to_csv(path, index=False)
     return str(path)

@@ -26,13 +26,6 @@ from occupancy.steps.ingest import run_ingest
 from occupancy.steps.treat import run_treat
 
 
-@pytest.fixture(scope="module")
-def newark(real_data_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(
-        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
-    )
-
-
 def _write(frame: pd.DataFrame, path: Path) -> str:
     frame.to_csv(path, index=False)
     return str(path)
