@@ -144,12 +144,16 @@ def mlflow_client_env(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    # Both are process-global, and the registry URI an earlier Registry set (say, of a server a
+    # fault test has stopped) would otherwise still receive this test's registrations.
     mlflow.set_tracking_uri(mlflow_server.url)
+    mlflow.set_registry_uri(mlflow_server.url)
     try:
         yield mlflow_server
     finally:
-        # set_tracking_uri is process-global; leave no trace for the next test.
+        # Leave no trace for the next test.
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
