@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from occupancy_airflow.assets import PROCESSED_LISTINGS
-from occupancy_airflow.coalesce import SUPERSEDED_KEY, MissingRunIdError, choose
+from occupancy_airflow.coalesce import (
+    EVENTS_LOOKED_AT,
+    SUPERSEDED_KEY,
+    MissingRunIdError,
+    choose,
+    own_events,
+)
 from occupancy_airflow.config import DAG_DEFAULTS, DATA, LIGHT, RUN_ID_PATTERN, load_step_config
 from occupancy_airflow.steps import mapped_step, step
 
 log = logging.getLogger(__name__)
 PIPELINE_RUN_ID = "{{ ti.xcom_pull(task_ids='pipeline_run_id') }}"
+SUPERSEDED = (
+    "{{ ti.xcom_pull(task_ids='pipeline_run_id', key='" + SUPERSEDED_KEY + "') | join(',') }}"
+)
 
 DOC = """
 ### Training and promotion
@@ -21,9 +31,10 @@ Scheduled by the `occupancy_processed_listings` Asset that `data_treatment_dag` 
 trains on exactly the data that run produced (the pipeline run id travels in the event).
 
 1. **pipeline_run_id** — the run to train on: `pipeline_run_id` from the run conf, else the
-   newest triggering Asset event. When several treatment runs published before this run started,
-   Airflow coalesces their events into this one run: only the newest is trained, and the older
-   run ids are logged and kept in this task's `superseded_runs` XCom.
+   newest Asset event published since the previous training run started. When several treatment
+   runs published before this run started, Airflow coalesces them into this one run: only the
+   newest is trained, and the older run ids are logged, kept in this task's `superseded_runs`
+   XCom and tagged `occupancy.superseded_runs` on the pipeline's MLflow run.
 2. **check_processed** — `occupancy step check`: the processed table of that run exists.
 3. **train** — one mapped task (one pod) per model family (`OCCUPANCY_MODEL_FAMILIES`, default
    logreg, hgb, forest, mlp), `OCCUPANCY_TRAIN_CONCURRENCY` (default 2) at a time; each is an
@@ -54,17 +65,26 @@ with DAG(
         ),
     },
 ):
-
-    @task
+    # inlets: the task reads the Asset's events itself, because the triggering events of a run
+    # that several events coalesced into stop at the first one (see coalesce.py).
+    @task(inlets=[PROCESSED_LISTINGS])
     def pipeline_run_id() -> str:
         """The pipeline run to train on: from the run conf, else the newest Asset event's."""
         context = get_current_context()
         explicit = context["params"].get("pipeline_run_id")
-        events = [e for found in context["triggering_asset_events"].values() for e in found]
         superseded: tuple[str, ...] = ()
         if explicit:
             chosen = str(explicit)
         else:
+            run = context["dag_run"]
+            started_at = run.start_date or datetime.now(UTC)
+            latest = (
+                context["inlet_events"][PROCESSED_LISTINGS]
+                .before(started_at.isoformat())
+                .ascending(False)
+                .limit(EVENTS_LOOKED_AT)
+            )
+            events = own_events(latest, dag_id=run.dag_id, run_id=run.run_id, started_at=started_at)
             try:
                 choice = choose(events)
             except MissingRunIdError as missing:
@@ -76,14 +96,14 @@ with DAG(
                 )
             chosen, superseded = choice.pipeline_run_id, choice.superseded
         # The Task SDK cannot write the DAG run's note (see coalesce.py): the record is this
-        # XCom (UI and REST API) and the task log line below.
+        # XCom (UI and REST API), the task log line below and the promote step's MLflow tag.
         context["ti"].xcom_push(SUPERSEDED_KEY, list(superseded))
         if superseded:
             log.warning(
-                "training pipeline run %s, the newest of %d coalesced Asset events; superseded "
-                "(published but not trained): %s",
+                "training pipeline run %s, the newest of %d Asset events published since the "
+                "previous training run started; superseded (published but not trained): %s",
                 chosen,
-                len(events),
+                len(superseded) + 1,
                 ", ".join(superseded),
             )
         return chosen
@@ -107,6 +127,10 @@ with DAG(
             for family in CONFIG.families
         ]
     )
-    promote = step("promote", ["step", "promote", "--run-id", PIPELINE_RUN_ID], resources=DATA)
+    promote = step(
+        "promote",
+        ["step", "promote", "--run-id", PIPELINE_RUN_ID, "--superseded", SUPERSEDED],
+        resources=DATA,
+    )
 
     pipeline_run_id() >> check >> train >> promote

@@ -166,11 +166,21 @@ def train(
 
 @step_app.command("promote")
 @_friendly
-def promote(run_id: RunId) -> None:
+def promote(
+    run_id: RunId,
+    superseded: Annotated[
+        str,
+        typer.Option(
+            "--superseded",
+            help="Pipeline runs, comma-separated, that this one superseded (recorded in MLflow).",
+        ),
+    ] = "",
+) -> None:
     """Pick the best family, gate it against the champion, register and move the alias."""
     from occupancy.steps.promote import run_promote
 
-    _emit(run_promote(get_settings(), run_id))
+    others = tuple(other.strip() for other in superseded.split(",") if other.strip())
+    _emit(run_promote(get_settings(), run_id, others))
 
 
 @data_app.command("synth")

@@ -91,9 +91,7 @@ def test_two_queued_treatment_runs_train_the_newest_and_record_the_older(
 
     run_id = training["dag_run_id"]
     assert airflow.xcom(TRAIN, run_id, "pipeline_run_id") == "coalesce-newer"
-    assert airflow.xcom(TRAIN, run_id, "pipeline_run_id", "superseded_runs") == [
-        "coalesce-older"
-    ]
+    assert airflow.xcom(TRAIN, run_id, "pipeline_run_id", "superseded_runs") == ["coalesce-older"]
     experiment = airflow.experiment  # type: ignore[attr-defined]
     tags = _parent_tags(mlflow_server.url, experiment, "coalesce-newer")
     assert tags is not None and tags[SUPERSEDED_TAG] == "coalesce-older"

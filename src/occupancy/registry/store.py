@@ -140,6 +140,17 @@ class Registry:
         ) as active:
             yield FamilyRun(active.info.run_id)
 
+    def tag_run(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
+        """Set tags on a run in one batch."""
+        from mlflow.entities import RunTag
+
+        self._call(
+            "tag the run",
+            self.client.log_batch,
+            mlflow_run_id,
+            tags=[RunTag(key, value) for key, value in tags.items()],
+        )
+
     def record_decision(
         self, parent_id: str, metrics: dict[str, float], tags: dict[str, str]
     ) -> None:

@@ -4,6 +4,9 @@ RUN_ID_TAG = "occupancy.run_id"
 MODEL_ID_TAG = "occupancy.model_id"
 FAMILY_TAG = "occupancy.family"
 ROLE_TAG = "occupancy.role"
+# On a parent run: the pipeline runs, comma-separated, that published before this one was trained
+# and were never trained themselves (coalesced Asset events, dags/occupancy_airflow/coalesce.py).
+SUPERSEDED_TAG = "occupancy.superseded_runs"
 # Promotion: the parent run and the registered version both carry every `promotion.*` tag.
 PROMOTION_PREFIX = "promotion."
 DECISION_TAG = "promotion.decision"

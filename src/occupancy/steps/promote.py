@@ -39,8 +39,14 @@ from occupancy.registry import (
     Registry,
 )
 from occupancy.registry.schema import input_columns, schema_change
-from occupancy.registry.tags import CHAMPION_REPLACED_TAG, PROMOTION_PREFIX, REASON_TAG, VERSION_TAG
-from occupancy.run_layout import open_run
+from occupancy.registry.tags import (
+    CHAMPION_REPLACED_TAG,
+    PROMOTION_PREFIX,
+    REASON_TAG,
+    SUPERSEDED_TAG,
+    VERSION_TAG,
+)
+from occupancy.run_layout import check_run_id, open_run
 from occupancy.training import evaluate
 from occupancy.training.dataset import Processed, load_processed
 
@@ -59,11 +65,20 @@ class Decision:
     replaced: str | None = None  # why the champion was replaced without being scored
 
 
-def run_promote(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Decide whether run `run_id`'s best model becomes the champion (idempotent per run id)."""
+def run_promote(
+    settings: Settings, run_id: str, superseded: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Decide whether run `run_id`'s best model becomes the champion (idempotent per run id).
+
+    `superseded`: the pipeline runs the training DAG run passed over for this one (coalesced
+    Asset events); recorded on the parent run as `occupancy.superseded_runs` before deciding.
+    """
     run = open_run(settings, run_id)
+    superseded = tuple(check_run_id(other) for other in superseded)
     registry = Registry(settings)
     parent_id = registry.parent_run(run_id, create=False)
+    if superseded:
+        registry.tag_run(parent_id, {SUPERSEDED_TAG: ",".join(superseded)})
     recorded = registry.run(parent_id).data.tags
     if DECISION_TAG in recorded:
         log.info("promotion of run %s already decided: %s", run_id, recorded[DECISION_TAG])

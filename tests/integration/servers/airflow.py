@@ -159,8 +159,11 @@ class AirflowStack:
 
     def restart_scheduler(self, **config: str) -> None:
         """A new scheduler with these `[scheduler]` settings instead of the running one."""
-        self.stop("scheduler")
+        old = self.processes.pop("scheduler")
+        # The new one starts while the old one shuts down: start-up is the slow part, and the
+        # old scheduler, which may not create runs, is gone long before the new one creates any.
         self.start("scheduler", **config)
+        terminate(old)
 
     def stop_all(self) -> None:
         for component in list(self.processes):
@@ -181,9 +184,7 @@ class AirflowStack:
         )
 
 
-def _environment(
-    database: str, port: int, home: Path, extra: Mapping[str, str]
-) -> dict[str, str]:
+def _environment(database: str, port: int, home: Path, extra: Mapping[str, str]) -> dict[str, str]:
     bin_dir = Path(sys.executable).parent
     env = clean_env()
     env.update(
@@ -238,7 +239,9 @@ def start_airflow(
     database = server.uri.replace("postgresql://", "postgresql+psycopg://", 1)
     port = free_port()
     stack = AirflowStack(
-        url=f"http://{LOCALHOST}:{port}", env=_environment(database, port, home, env), workdir=workdir
+        url=f"http://{LOCALHOST}:{port}",
+        env=_environment(database, port, home, env),
+        workdir=workdir,
     )
     run_logged(
         [str(venv_bin("airflow")), "db", "migrate"],
