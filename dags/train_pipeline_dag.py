@@ -100,8 +100,8 @@ with DAG(
         context["ti"].xcom_push(SUPERSEDED_KEY, list(superseded))
         if superseded:
             log.warning(
-                "training pipeline run %s, the newest of %d Asset events published since the "
-                "previous training run started; superseded (published but not trained): %s",
+                "training pipeline run %s, the newest of %d runs published since the previous "
+                "training run started; superseded (published but not trained): %s",
                 chosen,
                 len(superseded) + 1,
                 ", ".join(superseded),
