@@ -54,6 +54,7 @@ def serving(home: Path, tracking_uri: str, model_name: str, *, ready: bool) -> I
         "OCCUPANCY_HOME": str(home),
         "OCCUPANCY_MODEL_NAME": model_name,
         "MLFLOW_TRACKING_URI": tracking_uri,
+        "OCCUPANCY_API_DRAIN_SECONDS": "0",  # no load balancer to drain from: stop at once
     }
     log = (home.parent / f"serve-{port}.log").open("wb")
     server = subprocess.Popen(  # nosec B603 - the venv's own entry point, fixed arguments

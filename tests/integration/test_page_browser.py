@@ -40,7 +40,7 @@ TYPED = (
     "maximum_nights",
     "host_listings_count",
 )
-CHOSEN = ("neighbourhood_cleansed", "property_type", "room_type")
+CHOSEN = ("room_type", "property_type", "neighbourhood_cleansed", "host_response_time")
 TICKED = ("instant_bookable", "host_is_superhost")
 
 
@@ -118,11 +118,7 @@ def _real_listing(real_data_dir: Path, model: Any) -> dict[str, str]:
     encoder = _blocks(model)["categorical"].named_steps["encode"]
     known = {
         column: set(map(str, categories))
-        for column, categories in zip(
-            ("room_type", "property_type", "neighbourhood_cleansed"),
-            encoder.categories_,
-            strict=False,
-        )
+        for column, categories in zip(CHOSEN, encoder.categories_, strict=True)
     }
     for _, row in raw.iterrows():
         if all(row[c] in known[c] for c in CHOSEN) and all(row[c] for c in (*TYPED, *TICKED)):
@@ -140,6 +136,8 @@ def test_the_form_lists_the_champions_vocabulary(api_url, browser, champion) -> 
         strict=False,
     ):
         assert _options(browser, column) == sorted(str(c) for c in categories if c != "missing")
+    response_times = sorted(str(c) for c in encoder.categories_[3] if c != "missing")
+    assert _options(browser, "host_response_time") == ["", *response_times]  # "" = not given
     ticks = browser.find_elements(By.CSS_SELECTOR, "input[name='amenities']")
     assert sorted(t.get_attribute("value") for t in ticks) == sorted(
         blocks["amenities"].vocabulary_
@@ -165,6 +163,15 @@ def test_the_form_lists_the_champions_vocabulary(api_url, browser, champion) -> 
     shown = [t for t in ticks if t.is_displayed()]
     assert 0 < len(shown) < len(ticks)
     assert all("wifi" in (t.get_attribute("value") or "") for t in shown)
+    # On a phone's screen the page reflows to one column: nothing wider than the screen.
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+    browser.get(api_url + "/")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    price = browser.find_element(By.ID, "price")
+    assert price.is_displayed() and price.size["width"] > 250  # a full-width field
 
 
 def test_a_real_listing_gets_the_answer_post_predict_gives(

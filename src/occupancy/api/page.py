@@ -38,6 +38,7 @@ class PageField:
     kind: str  # "select", "number" or "checkbox"
     hint: str = ""
     decimal: bool = False  # the phone keyboard offers a decimal point
+    optional: bool = False  # a select that may be left as "not given" (the model imputes it)
 
 
 FIELDS: tuple[PageField, ...] = (
@@ -56,6 +57,7 @@ FIELDS: tuple[PageField, ...] = (
     PageField("instant_bookable", "Guests can book instantly", "checkbox"),
     PageField("host_is_superhost", "The host is a Superhost", "checkbox"),
     PageField("host_listings_count", "Listings the host has", "number"),
+    PageField("host_response_time", "The host usually answers", "select", optional=True),
 )
 _BY_NAME = {field.name: field for field in FIELDS}
 LEVEL_COLOURS = dict(zip(CLASSES, ("grey", "orange", "blue", "green"), strict=True))

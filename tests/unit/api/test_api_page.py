@@ -101,6 +101,8 @@ def test_the_form_offers_the_models_own_categories_amenities_and_medians(
         strict=True,
     ):
         assert page.options[column] == sorted(str(c) for c in categories if c != "missing")
+    response_times = sorted(str(c) for c in encoder.categories_[3] if c != "missing")
+    assert page.options["host_response_time"] == ["", *response_times]  # "" is "not given"
     assert sorted(page.amenities) == sorted(blocks["amenities"].vocabulary_)
     medians = dict(
         zip(NUMERIC_FEATURES, blocks["numeric"].named_steps["impute"].statistics_, strict=True)
