@@ -84,6 +84,8 @@ class ServedModel:
     model: Any = field(repr=False)
     loaded_at: str = field(default_factory=_now)
     fast: FastModel | None = field(default=None, repr=False)
+    # Validation rows logged with the model (cleaned): the page reads spellings and frequencies.
+    example: pd.DataFrame | None = field(default=None, repr=False)
 
     def predict_proba(self, cleaned: pd.DataFrame) -> np.ndarray:
         """The logged pipeline on a cleaned frame: probabilities in the order zero, low, mid, high."""
@@ -238,6 +240,7 @@ class ModelHolder:
             ),
             metrics={k: _number(v) for k, v in tags.items() if k.endswith("f1_macro")},
             model=loaded.model,
+            example=loaded.example,
         )
         uri = f"models:/{self.settings.model_name}/{version.version}"
         log.info("loaded %s in %.1f s", uri, time.perf_counter() - started)

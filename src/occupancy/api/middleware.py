@@ -157,7 +157,8 @@ def docs_csp(html: bytes) -> str:
 
 
 class SecurityHeadersMiddleware:
-    """SECURITY_HEADERS on every response; API_CSP, or for HTML (the docs) `docs_csp`.
+    """SECURITY_HEADERS on every response; API_CSP, or for HTML (the docs) `docs_csp`, unless
+    the route set a policy of its own.
 
     An HTML page is held until its last chunk so its inline scripts can be hashed (the docs are
     a few kilobytes); every other response streams through untouched.
@@ -178,11 +179,14 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", []), *SECURITY_HEADERS]
                 message["headers"] = headers
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html"):
+                named = dict(headers)
+                if b"content-security-policy" in named:
+                    pass  # the route set its own policy (the prediction page, GET /)
+                elif named.get(b"content-type", b"").startswith(b"text/html"):
                     held = message
                     return
-                headers.append((b"content-security-policy", API_CSP.encode()))
+                else:
+                    headers.append((b"content-security-policy", API_CSP.encode()))
             elif held is not None and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):

@@ -4,6 +4,7 @@
     model    GET /model, POST /model/reload (admin token)
     predict  POST /predict
     metrics  GET /metrics (Prometheus)
+    page     GET / and POST / (the prediction page for people), GET /static/{name}
 
 Routes read what they need through `occupancy.api.dependencies`, never from module globals.
 """
@@ -12,6 +13,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from occupancy.api.routes import health, metrics, model, predict
+from occupancy.api.routes import health, metrics, model, page, predict
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, model.router, predict.router, metrics.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    model.router,
+    predict.router,
+    metrics.router,
+    page.router,
+)
