@@ -91,7 +91,14 @@ class NotFoundError(OccupancyError):
 
 
 class PipelineError(OccupancyError):
-    """A pipeline run orchestrated by Airflow failed (the message carries the step's reason)."""
+    """A pipeline run orchestrated by Airflow failed (the message carries the step's reason).
+
+    `exit_code` is the failing step's verdict: 2 when it refused its input, else 1.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class ListenError(OccupancyError):
