@@ -10,6 +10,7 @@ later (exit 1).
 from __future__ import annotations
 
 import errno
+import os
 
 _FS_ADVICE = {
     FileNotFoundError: "does not exist; check the path and that its directory exists",
@@ -43,6 +44,8 @@ def _foreign(exc: BaseException) -> str | None:
         place = exc.filename if exc.filename is not None else "the output"
         if exc.errno == errno.ENOSPC:
             return f"no space left on the device writing {place}; free some space and rerun"
+        if isinstance(exc, FileExistsError) and os.path.isfile(place):  # mkdir of a file
+            return f"{place} is a file where a directory is needed; check the path"
         if exc.errno == errno.EROFS:
             return f"{place} is on a read-only file system; choose a writable path"
         for kind, advice in _FS_ADVICE.items():
