@@ -2,9 +2,9 @@
 
 Errors raised on purpose (OccupancyError) print one line, `error: <sentence>`, and exit with the
 error's code: 2 when the input or a contract is wrong (never worth a retry), 1 otherwise; any
-other failure prints one line too (occupancy.failures names the place and what to check, exit 1;
-Ctrl-C prints `error: interrupted`, exit 130), never a traceback unless `--debug` or
-OCCUPANCY_DEBUG=1 is given. Step commands print a one-line JSON summary as their last line of stdout.
+other failure prints one line too (occupancy.failures names the place and what to check; exit 2
+for a path that cannot be used as given, else 1; Ctrl-C prints `error: interrupted`, exit 130),
+never a traceback unless `--debug` or OCCUPANCY_DEBUG=1 is given. Step commands print a one-line JSON summary as their last line of stdout.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from occupancy.config import get_settings
-from occupancy.errors import OccupancyError
-from occupancy.failures import describe
+from occupancy.errors import EXIT_BAD_INPUT, OccupancyError
+from occupancy.failures import describe, is_path_error
 
 EXIT_INTERRUPTED = 130
 
@@ -105,7 +105,7 @@ def _friendly(func: F) -> F:
             if _debugging():
                 raise
             typer.echo(f"error: {describe(exc, command)}", err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_BAD_INPUT if is_path_error(exc) else 1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -235,7 +235,7 @@ def predict(
 @_friendly
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = ALL_INTERFACES,
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     poll_seconds: Annotated[
         float | None,
@@ -267,7 +267,9 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the champion afterwards.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Port of the API when serving.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the API when serving.")
+    ] = 8000,
 ) -> None:
     """Run both Airflow DAGs locally on embedded defaults, print a summary, serve the champion."""
     from occupancy.demo import run_demo

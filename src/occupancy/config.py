@@ -24,6 +24,14 @@ DEFAULT_MODEL_NAME = "airbnb-occupancy-classifier"
 DEFAULT_MODEL_ALIAS = "champion"
 
 
+# What MLflow 3 can track to: a server, or a database or directory it opens itself (a bare
+# path, without a scheme, is a directory too).
+TRACKING_SCHEMES = (
+    *("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql"),
+    *("databricks", "databricks-uc", "uc"),
+)
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -78,6 +86,13 @@ class Settings(BaseSettings):
             object.__setattr__(self, "raw_uri", f"{self.lake_uri}/raw/listings_big.csv")
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
+        scheme = self.mlflow_tracking_uri.partition(":")[0].partition("+")[0].lower()
+        if ":" in self.mlflow_tracking_uri and scheme not in TRACKING_SCHEMES:
+            # Caught here, MLflow would say so only at its first call, as a registry failure.
+            raise ValueError(
+                "MLFLOW_TRACKING_URI must be a tracking server (http://host:port) or a store "
+                f"(sqlite:///…, postgresql://…, file:///…), got {self.mlflow_tracking_uri!r}"
+            )
         if not self.lake_uri.startswith(("file://", "s3://")):
             raise ValueError(
                 f"OCCUPANCY_LAKE_URI must start with file:// or s3://, got {self.lake_uri!r}"

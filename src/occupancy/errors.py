@@ -3,6 +3,7 @@
     OccupancyError
     ├── ConfigError          a setting is missing or malformed
     ├── LakeError            the data lake (file:// or s3://) cannot be read or written
+    │   └── UriError         a URI is malformed, or names a directory where a file is needed
     ├── DataError            input data breaks the contract
     │   ├── SchemaError      required columns are missing or the file is not a listings CSV
     │   └── QualityError     too many rows are invalid
@@ -11,6 +12,7 @@
     │   └── ChampionError        the champion fits the data's schema but fails to score it
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
     ├── PipelineError        a DAG run failed (carries the failing step's reason)
+    ├── ListenError          `occupancy serve` cannot listen: another process holds the port
     ├── ModelInputError      a listing given for scoring is invalid (the API answers 422)
     └── ApiError             the prediction API refuses a request for a reason of its own
         ├── NotReadyError        no model is loaded yet, or the server is draining (503)
@@ -44,6 +46,12 @@ class ConfigError(OccupancyError):
 
 class LakeError(OccupancyError):
     """The data lake cannot be read or written."""
+
+
+class UriError(LakeError):
+    """A URI has an unsupported form, or names something that cannot be read as a file."""
+
+    exit_code = EXIT_BAD_INPUT  # the same URI fails the same way on every try
 
 
 class DataError(OccupancyError):
@@ -83,7 +91,18 @@ class NotFoundError(OccupancyError):
 
 
 class PipelineError(OccupancyError):
-    """A pipeline run orchestrated by Airflow failed (the message carries the step's reason)."""
+    """A pipeline run orchestrated by Airflow failed (the message carries the step's reason).
+
+    `exit_code` is the failing step's verdict: 2 when it refused its input, else 1.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class ListenError(OccupancyError):
+    """The API cannot listen on its port because another process holds it (may be free later)."""
 
 
 class ModelInputError(OccupancyError):

@@ -31,7 +31,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from occupancy.atomic import atomic_write
-from occupancy.errors import LakeError, NotFoundError
+from occupancy.errors import LakeError, NotFoundError, UriError
 
 _S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
 _S3_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
@@ -48,7 +48,7 @@ def split_uri(uri: str) -> tuple[str, str]:
         return "file", path
     if parsed.scheme == "s3":
         return "s3", f"{parsed.netloc}{parsed.path}"
-    raise LakeError(f"unsupported URI {uri!r}: use a local path, file://… or s3://bucket/key")
+    raise UriError(f"unsupported URI {uri!r}: use a local path, file://… or s3://bucket/key")
 
 
 class Lake:
@@ -159,6 +159,10 @@ class LocalLake(Lake):
             handle = self._local(key).open("rb")
         except FileNotFoundError:
             raise NotFoundError(f"no file at {self.uri(key)}") from None
+        except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+            raise UriError(
+                f"cannot read {self.uri(key)}: {exc.strerror}; give the path of a readable file"
+            ) from None
         except OSError as exc:
             raise LakeError(f"cannot read {self.uri(key)}: {exc.strerror}") from None
         with handle:
@@ -230,7 +234,7 @@ class S3Lake(Lake):
     def __init__(self, root: str, *, endpoint_url: str | None = None) -> None:
         self.bucket, _, prefix = self._set_root(root, "s3").partition("/")
         if not self.bucket:
-            raise LakeError(f"lake URI {self.root!r} has no bucket: use s3://bucket[/prefix]")
+            raise UriError(f"lake URI {self.root!r} has no bucket: use s3://bucket[/prefix]")
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
 
@@ -393,7 +397,7 @@ def open_input(
         return LocalLake(str(path.parent.resolve().as_uri())).open(path.name)
     bucket, _, key = rest.partition("/")
     if not key:
-        raise LakeError(f"input URI {uri!r} names a bucket but no object")
+        raise UriError(f"input URI {uri!r} names a bucket but no object: use s3://bucket/key")
     return S3Lake(f"s3://{bucket}", endpoint_url=endpoint_url).open(key)
 
 

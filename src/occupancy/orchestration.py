@@ -3,7 +3,8 @@
 Airflow gets its own SQLite home under `<OCCUPANCY_HOME>/airflow`, the repository's `dags/`
 folder and the local step runner, so every task runs the same `occupancy step ...` command a pod
 would, as a child process. Airflow's full output goes to a log file; the terminal shows the
-step lines. A failed DAG raises PipelineError with the failing step's own error line.
+step lines. A failed DAG raises PipelineError with the failing step's own error line, exit code
+2 when the step refused its input (the task failed without retries), else 1.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import ConfigError, PipelineError
+from occupancy.errors import EXIT_BAD_INPUT, ConfigError, PipelineError
 
 log = logging.getLogger(__name__)
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
 _STEP_LINE = re.compile(r"\[info\s*\] (.*?) \[airflow\.task\.operators\.occupancy_airflow")
-_FAILURE = re.compile(r"Airflow(?:Fail)?Exception: (.*)$")
+_FAILURE = re.compile(r"Airflow(Fail)?Exception: (.*)$")
 
 
 def dags_folder(settings: Settings) -> Path:
@@ -67,6 +68,7 @@ def _airflow(env: dict[str, str], args: list[str], log_file: Path, echo: bool) -
     command = [str(Path(sys.executable).parent / "airflow"), *args]
     tail: deque[str] = deque(maxlen=40)
     failure = None
+    final = False  # AirflowFailException: the task failed without retries (its input is wrong)
     with log_file.open("a") as sink:
         # The `airflow` next to this interpreter, with the demo's own arguments: no shell.
         process = subprocess.Popen(  # nosec B603
@@ -78,7 +80,7 @@ def _airflow(env: dict[str, str], args: list[str], log_file: Path, echo: bool) -
             sink.write(line)
             tail.append(line.rstrip())
             if found := _FAILURE.search(line):
-                failure = found.group(1)
+                final, failure = found.group(1) is not None, found.group(2)
             if not echo:
                 continue
             if started := _TASK_START.search(line):
@@ -90,7 +92,8 @@ def _airflow(env: dict[str, str], args: list[str], log_file: Path, echo: bool) -
     if code != 0:
         shown = "\n".join(tail) if failure is None else failure
         raise PipelineError(
-            f"`airflow {' '.join(args[:3])}` failed: {shown} (full log: {log_file})"
+            f"`airflow {' '.join(args[:3])}` failed: {shown} (full log: {log_file})",
+            exit_code=EXIT_BAD_INPUT if final else 1,
         )
 
 

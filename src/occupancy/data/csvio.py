@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
@@ -146,6 +147,20 @@ def _parse(source: CsvSource) -> Iterator[pa.RecordBatch]:
                 yield batch
     except pa.ArrowInvalid as exc:
         raise SchemaError(f"{source.uri} is not a well-formed CSV: {exc}") from None
+    except (EOFError, zlib.error, OSError) as exc:
+        if isinstance(exc, OSError) and not _is_decompression_error(exc):
+            raise
+        raise SchemaError(
+            f"{source.uri} is a truncated or corrupt gzip file ({exc}): download or compress "
+            "it again"
+        ) from None
+
+
+def _is_decompression_error(exc: OSError) -> bool:
+    # Arrow's gzip codec and Python's gzip module raise OSError without an errno for a damaged
+    # stream; a real I/O or network failure carries one (or is a timeout): that one may pass
+    # on a retry and must not become a data error.
+    return exc.errno is None and not isinstance(exc, (TimeoutError, ConnectionError))
 
 
 def iter_tables(source: CsvSource, min_rows: int = 50_000) -> Iterator[pa.Table]:
