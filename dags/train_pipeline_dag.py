@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from airflow.sdk import DAG, Param, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from occupancy_airflow.assets import PROCESSED_LISTINGS
 from occupancy_airflow.coalesce import (
     EVENTS_LOOKED_AT,
@@ -89,6 +89,14 @@ with DAG(
                 choice = choose(events)
             except MissingRunIdError as missing:
                 raise AirflowFailException(str(missing)) from None
+            triggered = any(context.get("triggering_asset_events", {}).values())
+            if choice is None and triggered:
+                # The events that created this run arrived after the previous training run was
+                # created but before it started, so that run trained them: nothing is left here.
+                raise AirflowSkipException(
+                    "every Asset event that triggered this run was trained by the previous "
+                    "training run (it started after they were published): nothing to train"
+                )
             if choice is None:
                 raise AirflowFailException(
                     "no pipeline run to train on: run data_treatment_dag (it triggers this DAG), "

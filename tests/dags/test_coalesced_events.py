@@ -76,6 +76,7 @@ def _run(
     events: list[SimpleNamespace],
     started: float = 60,
     conf_run_id: str | None = None,
+    triggering: list[SimpleNamespace] | None = None,
 ):
     from occupancy_airflow.assets import PROCESSED_LISTINGS
 
@@ -87,6 +88,7 @@ def _run(
         "params": {"pipeline_run_id": conf_run_id},
         "dag_run": SimpleNamespace(dag_id=TRAIN, run_id="this-run", start_date=_at(started)),
         "inlet_events": {PROCESSED_LISTINGS: inlet},
+        "triggering_asset_events": {PROCESSED_LISTINGS: triggering or []},
         "ti": ti,
     }
     monkeypatch.setitem(task.python_callable.__globals__, "get_current_context", lambda: context)
@@ -178,6 +180,15 @@ def test_no_event_of_its_own_fails_saying_how_to_start_one(load_dags, monkeypatc
     events = [_event("the-previous-runs", 1, _consumer("previous-run", 10))]
     with pytest.raises(AirflowFailException, match="no pipeline run to train on"):
         _run(load_dags, monkeypatch, events)
+
+
+def test_a_run_whose_events_the_previous_run_trained_is_skipped(load_dags, monkeypatch) -> None:
+    """The events came after the previous run was created but before it started: it took them."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    late = _event("late", 9, _consumer("previous-run", 10))
+    with pytest.raises(AirflowSkipException, match="trained by the previous training run"):
+        _run(load_dags, monkeypatch, [late], triggering=[late])
 
 
 def test_the_run_conf_overrides_the_events(load_dags, monkeypatch) -> None:
