@@ -46,9 +46,12 @@ def test_predict_csv_neutralises_a_formula_id_and_keeps_probabilities_numbers(
     out = tmp_path / "scored.csv"
     assert predict.run_predict(settings, source, out)["rows"] == 3
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    # Such ids break the contract, so those rows are refused, but their cells are still written.
     assert [r["id"] for r in rows] == ["'" + FORMULA, "'-42", frame.loc[2, "id"]]
-    assert [r["occupancy_level"] for r in rows] == ["high"] * 3
-    assert [float(r["p_zero"]) for r in rows] == [-0.25] * 3
+    assert [r["status"] for r in rows] == ["refused", "refused", "ok"]
+    assert rows[0]["reason"] == f"column 'id': expected a positive whole number, got '{FORMULA}'"
+    assert rows[2]["occupancy_level"] == "high"
+    assert float(rows[2]["p_zero"]) == -0.25
     assert all(not r[f"p_{c}"].startswith("'") for r in rows for c in CLASSES)
 
 
@@ -58,7 +61,7 @@ def test_predict_parquet_keeps_ids_exactly_as_given(scored_input, tmp_path) -> N
     predict.run_predict(settings, source, out)
     scored = pd.read_parquet(out)
     assert scored["id"].tolist() == frame["id"].tolist()
-    assert scored["p_zero"].tolist() == [-0.25] * 3
+    assert scored["p_zero"].tolist()[2] == -0.25
 
 
 # ---- the row contract: invalid rows are refused with a reason, never scored silently ----
@@ -155,25 +158,45 @@ def test_predict_logs_one_summary_line_with_counts_and_the_first_reasons(
 
 
 def test_predict_validates_every_batch_and_numbers_rows_across_batches(
-    latitude_model, isolated_settings, newark, tmp_path, monkeypatch
+    latitude_model, isolated_settings, newark, tmp_path, monkeypatch, caplog
 ) -> None:
     from occupancy.data import csvio
 
-    monkeypatch.setattr(csvio, "BLOCK_BYTES", 1 << 16)  # many small batches
+    monkeypatch.setattr(csvio, "BLOCK_BYTES", 1 << 16)  # batches of a few dozen rows
+    batches: list[np.ndarray] = []
+    score_batch = predict.score_batch
+
+    def spy(model, raw, verdict):
+        batches.append(verdict.bad)
+        return score_batch(model, raw, verdict)
+
+    monkeypatch.setattr(predict, "score_batch", spy)
     frame = newark.copy()
-    frame.loc[:9, "price"] = "cheap"  # the whole first batch is refused
-    frame.loc[len(frame) - 1, "latitude"] = "999"  # and one row of the last
+    frame.loc[:199, "price"] = "cheap"
+    frame.loc[len(frame) - 1, "latitude"] = "999"
     source = tmp_path / "listings.csv"
     frame.to_csv(source, index=False)
     out = tmp_path / "scored.parquet"
     summary = predict.run_predict(isolated_settings, str(source), out)
+    assert len(batches) > 10 and batches[0].all()  # the first batch had nothing to score
     scored = pd.read_parquet(out)
     assert len(scored) == len(frame)
-    assert summary["rows_refused"] == 11
-    assert scored["status"].iloc[:10].eq("refused").all()
+    assert summary["rows_refused"] == 201
+    assert scored["status"].iloc[:200].eq("refused").all()
+    assert scored["status"].iloc[200:-1].eq("ok").all()
     assert scored["status"].iloc[-1] == "refused"
-    assert scored["status"].iloc[10:-1].eq("ok").all()
     assert scored["reason"].iloc[-1] == LATITUDE_REASON
+    np.testing.assert_allclose(
+        scored["p_zero"].iloc[200:-1], frame["latitude"].iloc[200:-1].astype(float) - 40
+    )
+
+    later = newark.copy()
+    later.loc[100, "price"] = "cheap"
+    later.loc[len(later) - 1, "latitude"] = "999"
+    later.to_csv(source, index=False)
+    with caplog.at_level("INFO", logger="occupancy.predict"):
+        predict.run_predict(isolated_settings, str(source), out)
+    assert f"(first: row 101, {PRICE_REASON}; row {len(later)}, {LATITUDE_REASON})" in caplog.text
 
 
 def test_predict_refuses_a_file_whose_every_row_is_invalid_and_writes_nothing(
@@ -221,7 +244,7 @@ def test_predict_of_a_header_only_file_writes_an_empty_output_with_status_column
 
 
 def test_predict_cli_prints_one_line_and_exits_2_for_unusable_input(
-    latitude_model, isolated_settings, newark, tmp_path
+    latitude_model, isolated_settings, newark, real_data_dir, tmp_path
 ) -> None:
     from typer.testing import CliRunner
 
@@ -232,10 +255,13 @@ def test_predict_cli_prints_one_line_and_exits_2_for_unusable_input(
     refused.to_csv(tmp_path / "refused.csv", index=False)
     (tmp_path / "listings.json").write_text('[{"id": 1, "price": "$10.00"}]')
     (tmp_path / "empty.csv").write_text("")
+    whole = (real_data_dir / "newark_2025-09-30_listings.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(whole[: len(whole) // 2])  # an interrupted download
     for name, expected in (
         ("refused.csv", "none of the 2 rows"),
         ("listings.json", "its header has no 'id' column"),
         ("empty.csv", "is empty"),
+        ("cut.csv.gz", "is truncated or corrupt"),
     ):
         result = CliRunner().invoke(
             app, ["predict", "--input", str(tmp_path / name), "--output", str(tmp_path / "o.csv")]

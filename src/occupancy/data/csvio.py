@@ -146,6 +146,14 @@ def _parse(source: CsvSource) -> Iterator[pa.RecordBatch]:
                 yield batch
     except pa.ArrowInvalid as exc:
         raise SchemaError(f"{source.uri} is not a well-formed CSV: {exc}") from None
+    except (OSError, EOFError) as exc:
+        # Arrow's native reader (local files) raises OSError and Python's gzip (s3://) EOFError
+        # when a file ends mid-stream; an OSError reading from S3 may be transient: exit 1.
+        if isinstance(exc, OSError) and split_uri(source.uri)[0] != "file":
+            raise
+        raise SchemaError(
+            f"{source.uri} is truncated or corrupt ({exc}): copy or download it again"
+        ) from None
 
 
 def iter_tables(source: CsvSource, min_rows: int = 50_000) -> Iterator[pa.Table]:
