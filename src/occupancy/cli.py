@@ -225,7 +225,7 @@ def predict(
     ],
     output: Annotated[Path, typer.Option("--output", help="Predictions file, .csv or .parquet.")],
 ) -> None:
-    """Score raw listings with the champion model."""
+    """Score raw listings with the champion; rows breaking the data contract are refused."""
     from occupancy.predict import run_predict
 
     _emit(run_predict(get_settings(), input, output))

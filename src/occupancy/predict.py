@@ -1,13 +1,22 @@
-"""Batch scoring: raw Inside Airbnb rows in, one prediction per listing out, with the champion."""
+"""Batch scoring: raw Inside Airbnb rows in, one output row per listing, with the champion.
+
+Every row is first held to the ingest data contract (`occupancy.data.validate`, the same code
+ingest and the API use, without the target): a valid row is scored; an invalid one is written
+with status `refused`, a reason naming the column, the expectation and the value, and empty level
+and probabilities, so nothing is scored from a value the model would silently read as missing.
+A file that cannot be scored at all fails with one sentence (exit 2) and writes nothing: not a
+listings CSV, required columns missing, or every row refused.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -17,22 +26,79 @@ from occupancy.config import Settings
 from occupancy.data.clean import clean_listings
 from occupancy.data.csvio import iter_batches, open_listings_csv
 from occupancy.data.csvsafe import neutralise_table
-from occupancy.data.schema import CLASSES, FEATURE_SOURCE_COLUMNS, ID_COLUMN
-from occupancy.errors import ConfigError, NotFoundError
+from occupancy.data.schema import CLASSES, ID_COLUMN, REQUIRED_FOR_SCORING
+from occupancy.data.validate import Verdict, validate_rows
+from occupancy.errors import ConfigError, DataError, NotFoundError
 from occupancy.probabilities import in_class_order
 from occupancy.registry import Registry
 
 log = logging.getLogger(__name__)
-OUTPUT_COLUMNS = (ID_COLUMN, "occupancy_level", *(f"p_{c}" for c in CLASSES))
+
+SCORED, REFUSED = "ok", "refused"
+PROBABILITY_COLUMNS = tuple(f"p_{c}" for c in CLASSES)
+# Fixed up front: a batch whose rows are all refused has no level to infer a type from.
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field(ID_COLUMN, pa.string()),
+        pa.field("occupancy_level", pa.string()),
+        *(pa.field(name, pa.float64()) for name in PROBABILITY_COLUMNS),
+        pa.field("status", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)
+OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
+# A listing must have an id to be told apart in the output; the target is not needed to score.
+REQUIRED_VALUES = (ID_COLUMN,)
+SHOWN_REASONS = 3
 
 
-def score_frame(model: Any, raw: pa.Table) -> pd.DataFrame:
-    """Predictions for raw listings: id, occupancy_level and one probability per class."""
-    aligned = in_class_order(model.predict_proba(clean_listings(raw)), model.classes_)
-    out = pd.DataFrame({f"p_{c}": aligned[:, i] for i, c in enumerate(CLASSES)})
-    out.insert(0, "occupancy_level", np.asarray(CLASSES, dtype=object)[aligned.argmax(axis=1)])
-    out.insert(0, ID_COLUMN, raw.column(ID_COLUMN).to_pandas().astype("str").to_numpy())
-    return out
+@dataclass
+class _Tally:
+    """What a scoring pass saw: rows, refused rows by column, the first few reasons."""
+
+    rows: int = 0
+    refused: int = 0
+    refused_by_column: Counter[str] = field(default_factory=Counter)
+    first_reasons: list[str] = field(default_factory=list)
+
+    def add(self, verdict: Verdict) -> None:
+        """Count one batch (its rows follow the ones already counted)."""
+        bad_rows = np.flatnonzero(verdict.bad)
+        for row, reason in zip(bad_rows[:SHOWN_REASONS].tolist(), verdict.reasons, strict=False):
+            if len(self.first_reasons) < SHOWN_REASONS:
+                self.first_reasons.append(f"row {self.rows + row + 1}, {reason}")
+        self.refused_by_column.update(verdict.columns)
+        self.refused += len(bad_rows)
+        self.rows += len(verdict.bad)
+
+    @property
+    def scored(self) -> int:
+        return self.rows - self.refused
+
+    def line(self) -> str:
+        """The one-line account a user reads on stderr."""
+        first = f" (first: {'; '.join(self.first_reasons)})" if self.first_reasons else ""
+        return f"predict: {self.scored:,} rows scored, {self.refused:,} refused{first}"
+
+
+def score_batch(model: Any, raw: pa.Table, verdict: Verdict) -> pa.Table:
+    """One output row per raw listing, in order: valid ones scored, refused ones with the reason."""
+    refused = verdict.bad
+    probabilities = np.full((raw.num_rows, len(CLASSES)), np.nan)
+    if not refused.all():
+        valid = clean_listings(raw.filter(pa.array(~refused)))
+        probabilities[~refused] = in_class_order(model.predict_proba(valid), model.classes_)
+    levels = np.asarray(CLASSES, dtype=object)[probabilities.argmax(axis=1)]
+    reasons = np.full(raw.num_rows, None, dtype=object)
+    reasons[refused] = verdict.reasons
+    columns: list[Any] = [
+        raw.column(ID_COLUMN),
+        pa.array(levels, type=pa.string(), mask=refused),
+        *(pa.array(probabilities[:, i], mask=refused) for i in range(len(CLASSES))),
+        pa.array(np.where(refused, REFUSED, SCORED), type=pa.string()),
+        pa.array(reasons, type=pa.string()),
+    ]
+    return pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
 
 
 def load_champion(settings: Settings) -> tuple[Any, str]:
@@ -49,53 +115,60 @@ def load_champion(settings: Settings) -> tuple[Any, str]:
 
 
 def run_predict(settings: Settings, input_uri: str, output: Path) -> dict[str, Any]:
-    """Score every listing of a CSV(.gz) and write `output` (.csv or .parquet) atomically."""
+    """Score every valid listing of a CSV(.gz), refuse the others, write `output` atomically.
+
+    `output` (.csv or .parquet) is replaced only when the whole input was read and at least one
+    row was scored (or the input has no rows); otherwise it is left as it was.
+    """
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ConfigError(f"output {output} must end in .csv or .parquet")
     model, label = load_champion(settings)
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(output) as tmp:
-        rows = _write_predictions(
+        tally = _write_predictions(
             model,
             input_uri,
             tmp,
             parquet=suffix == ".parquet",
             endpoint_url=settings.s3_endpoint_url,
         )
-    return {"step": "predict", "model": label, "rows": rows, "output": str(output)}
+        if tally.rows and not tally.scored:
+            raise DataError(
+                f"none of the {tally.rows:,} rows of {input_uri} can be scored: every row breaks "
+                f"the data contract (first: {'; '.join(tally.first_reasons)}); "
+                f"{output} was not written"
+            )
+    (log.warning if tally.refused else log.info)("%s", tally.line())
+    return {
+        "step": "predict",
+        "model": label,
+        "rows": tally.rows,
+        "rows_scored": tally.scored,
+        "rows_refused": tally.refused,
+        "refused_by_column": dict(tally.refused_by_column.most_common()),
+        "output": str(output),
+    }
 
 
 def _write_predictions(
     model: Any, input_uri: str, target: Path, *, parquet: bool, endpoint_url: str | None
-) -> int:
-    """Score the input batch by batch into `target` (Parquet or CSV); returns the rows written."""
-    rows = 0
-    writer: Any = None
-    try:
-        with open_listings_csv(input_uri, [ID_COLUMN], endpoint_url=endpoint_url) as source:
-            absent = [c for c in FEATURE_SOURCE_COLUMNS if c not in source.columns]
-            if absent:
-                log.warning(
-                    "predict: %s lacks %s; scored as missing values", input_uri, ", ".join(absent)
-                )
+) -> _Tally:
+    """Validate and score the input batch by batch into `target` (Parquet or CSV)."""
+    tally = _Tally()
+    seen_ids: set[int] = set()  # a repeated id is refused wherever it is, as ingest does
+    with open_listings_csv(input_uri, REQUIRED_FOR_SCORING, endpoint_url=endpoint_url) as source:
+        # Opened after the header check; a header-only input still yields a valid, empty output.
+        make = pq.ParquetWriter if parquet else pacsv.CSVWriter
+        with make(target, OUTPUT_SCHEMA) as writer:
             for batch in iter_batches(source):
-                table = pa.Table.from_pandas(
-                    score_frame(model, pa.Table.from_batches([batch])), preserve_index=False
+                raw = pa.Table.from_batches([batch])
+                verdict = validate_rows(
+                    raw, REQUIRED_FOR_SCORING, seen_ids=seen_ids, required=REQUIRED_VALUES
                 )
-                if writer is None:
-                    make = pq.ParquetWriter if parquet else pacsv.CSVWriter
-                    writer = make(target, table.schema)
-                # A spreadsheet opening the CSV must not run an id as a formula (Parquet: as is).
+                table = score_batch(model, raw, verdict)
+                # A spreadsheet opening the CSV must not run an id or a quoted value as a formula.
                 writer.write_table(table if parquet else neutralise_table(table))
-                rows += table.num_rows
-                log.info("predict: %s listings scored", f"{rows:,}")
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # a header-only input still yields a valid, empty output
-        empty = pa.Table.from_pandas(
-            pd.DataFrame(columns=list(OUTPUT_COLUMNS)), preserve_index=False
-        )
-        (pq.write_table if parquet else pacsv.write_csv)(empty, target)
-    return rows
+                tally.add(verdict)
+                log.info("predict: %s rows read", f"{tally.rows:,}")
+    return tally

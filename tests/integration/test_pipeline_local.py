@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess  # nosec B404
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -114,9 +118,98 @@ def test_predict_scores_antwerp_without_the_target_column(
     summary = run_predict(settings, str(real_data_dir / "antwerp_2024-06-29_listings.csv.gz"), out)
     scored = pd.read_parquet(out)
     assert summary["rows"] == len(scored) == 2870
-    assert list(scored.columns) == ["id", "occupancy_level", "p_zero", "p_low", "p_mid", "p_high"]
+    assert list(scored.columns) == [
+        "id",
+        "occupancy_level",
+        "p_zero",
+        "p_low",
+        "p_mid",
+        "p_high",
+        "status",
+        "reason",
+    ]
+    assert summary["rows_scored"] == 2870 and scored["status"].eq("ok").all()
     assert scored["occupancy_level"].isin(["zero", "low", "mid", "high"]).all()
     assert (scored[["p_zero", "p_low", "p_mid", "p_high"]].sum(axis=1) - 1).abs().max() < 1e-9
+
+
+def _predict_cli(settings: Settings, source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """`occupancy predict` as a user runs it, against this module's champion."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OCCUPANCY_", "AWS_", "MLFLOW_"))
+    }
+    env |= {
+        "OCCUPANCY_HOME": str(settings.home),
+        "OCCUPANCY_LAKE_URI": settings.lake_uri,
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+    }
+    return subprocess.run(  # nosec B603
+        [
+            sys.executable,
+            "-m",
+            "occupancy",
+            "predict",
+            "--input",
+            str(source),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+
+
+def test_predict_cli_refuses_corrupted_rows_and_scores_the_rest_as_before(
+    newark_home, real_data_dir, tmp_path
+) -> None:
+    settings, _ = newark_home
+    original = real_data_dir / "antwerp_2024-06-29_listings.csv.gz"
+    before = _predict_cli(settings, original, tmp_path / "before.csv")
+    assert before.returncode == 0, before.stderr[-2000:]
+
+    listings = pd.read_csv(original, dtype=str, keep_default_na=False)
+    listings.loc[10, "price"] = "cheap"
+    listings.loc[20, "latitude"] = "999"
+    # Categories are open (a new room type is scored, as in the API): this row stays "ok".
+    listings.loc[30, "room_type"] = "Spaceship"
+    corrupted = tmp_path / "antwerp-corrupted.csv"
+    # \r\n rows: pandas then quotes a lone \r (one is in a real host_about) as Arrow needs.
+    listings.to_csv(corrupted, index=False, lineterminator="\r\n")
+    after = _predict_cli(settings, corrupted, tmp_path / "after.csv")
+    assert after.returncode == 0, after.stderr[-2000:]
+
+    scored = pd.read_csv(tmp_path / "after.csv", dtype={"id": str})
+    reference = pd.read_csv(tmp_path / "before.csv", dtype={"id": str})
+    assert scored["id"].tolist() == listings["id"].tolist()
+    refused = scored.index[scored["status"] == "refused"].tolist()
+    assert refused == [10, 20]
+    assert scored.loc[refused, "reason"].tolist() == [
+        "column 'price': expected a price like $1,234.00, got 'cheap'",
+        "column 'latitude': expected a value between -90 and 90, got '999'",
+    ]
+    assert scored.loc[refused, ["occupancy_level", "p_zero", "p_high"]].isna().all(axis=None)
+    assert scored.loc[30, "status"] == "ok"
+    untouched = scored.index.difference([10, 20, 30])
+    assert scored.loc[untouched, "status"].eq("ok").all()
+    assert scored.loc[untouched, "occupancy_level"].tolist() == (
+        reference.loc[untouched, "occupancy_level"].tolist()
+    )
+    probabilities = ["p_zero", "p_low", "p_mid", "p_high"]
+    assert (
+        scored.loc[untouched, probabilities] - reference.loc[untouched, probabilities]
+    ).abs().max().max() < 1e-12
+
+    summary = json.loads(after.stdout.strip().splitlines()[-1])
+    assert (summary["rows"], summary["rows_scored"], summary["rows_refused"]) == (2870, 2868, 2)
+    assert summary["refused_by_column"] == {"price": 1, "latitude": 1}
+    assert (
+        "predict: 2,868 rows scored, 2 refused (first: row 11, column 'price': expected a price"
+        in after.stderr
+    )
+    assert "row 21, column 'latitude'" in after.stderr
 
 
 def test_predict_writes_csv_and_refuses_other_extensions(
