@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
@@ -14,13 +16,13 @@ from pydantic import SecretStr
 from occupancy.api.app import create_app
 from occupancy.config import Settings
 from occupancy.lake import Lake
-from occupancy.registry import Registry
 from occupancy.run_layout import RunLayout
 from occupancy.steps.ingest import run_ingest
 from occupancy.steps.promote import run_promote
 from occupancy.steps.train import run_train
 from occupancy.steps.treat import run_treat
 from occupancy.training.dataset import load_processed
+from occupancy.training.models import FAMILIES
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +46,7 @@ def trained(tmp_path_factory, real_data_dir) -> dict:
     raw = pd.read_csv(
         real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
     )
-    return {"settings": settings, "valid": data.X("valid"), "raw": raw}
+    return {"settings": settings, "valid": data.X("valid"), "y_valid": data.y("valid"), "raw": raw}
 
 
 @pytest.fixture
@@ -221,36 +223,87 @@ def test_openapi_documents_every_inside_airbnb_field(client) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_hot_swap_under_load_has_no_errors_and_one_version_per_response(client, trained) -> None:
+@dataclass(frozen=True)
+class Answer:
+    """One /predict call during the swap: when it ran (monotonic s) and what answered it."""
+
+    started: float
+    ended: float
+    status: int
+    model: dict
+    probabilities: tuple[float, ...]
+
+
+def test_hot_swap_under_load_is_answered_by_both_versions_one_per_response_mid_flight(
+    client, trained
+) -> None:
     settings = trained["settings"]
-    registry = Registry(settings)
-    model = registry.load_model(f"models:/{settings.model_name}@champion")
+    old = client.get("/model").json()["version"]
+    # A deliberately different model (other rows, other regularisation), so that each answer's
+    # probabilities show which model really computed it, not only which version it names.
+    family = FAMILIES["logreg"]
+    other = family.build({"C": 0.01}, 7).fit(trained["valid"], trained["y_valid"])
     body = {"listings": [csv_row(trained, 3)]}
-    seen: list[str] = []
-    errors: list[int] = []
+    swaps: list[tuple[float, str]] = []  # (when, version) of every model the holder put in place
+    client.app.state.holder.add_listener(
+        lambda outcome, current: (
+            swaps.append((time.monotonic(), current.version))
+            if outcome == "loaded" and current is not None
+            else None
+        )
+    )
+    answers: list[Answer] = []
+    stop = threading.Event()
 
     def hammer() -> None:
-        for _ in range(1000):
+        while not stop.is_set():
+            started = time.monotonic()
             response = client.post("/predict", json=body)
-            if response.status_code != 200:
-                errors.append(response.status_code)
-            else:
-                seen.append(response.json()["model"]["version"])
+            ended = time.monotonic()
+            payload = response.json() if response.status_code == 200 else {}
+            answers.append(
+                Answer(
+                    started,
+                    ended,
+                    response.status_code,
+                    payload.get("model", {}),
+                    tuple(payload["predictions"][0]["probabilities"].values()) if payload else (),
+                )
+            )
 
-    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    workers = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
     for worker in workers:
         worker.start()
-    wait_until(lambda: len(seen) > 200, 60, "first requests")
-    new_version = publish(
-        settings.mlflow_tracking_uri, settings.model_name, model, trained["valid"]
-    )
-    for worker in workers:
-        worker.join()
-    assert errors == []
-    assert len(seen) == 2000
-    assert set(seen) <= {"1", new_version}
-    wait_until(lambda: client.get("/model").json()["version"] == new_version, 60, "the new version")
-    assert client.post("/predict", json=body).json()["model"]["version"] == new_version
+    try:
+        wait_until(lambda: len(answers) > 100, 60, "requests before the swap")
+        new = publish(settings.mlflow_tracking_uri, settings.model_name, other, trained["valid"])
+        wait_until(
+            lambda: sum(a.model.get("version") == new for a in answers) >= 100,
+            120,
+            f"100 answers from the new version {new}",
+        )
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+
+    assert [a.status for a in answers if a.status != 200] == []
+    [swapped_at] = [when for when, version in swaps if version == new]
+    # Each response names exactly one version, and its numbers come from that version's model.
+    assert all(set(a.model) == {"name", "version"} for a in answers)
+    by_version = {
+        v: {a.probabilities for a in answers if a.model["version"] == v} for v in (old, new)
+    }
+    assert set(by_version) == {a.model["version"] for a in answers} == {old, new}
+    assert all(len(p) == 1 for p in by_version.values()), "one version answered with two models"
+    [old_p], [new_p] = by_version[old], by_version[new]
+    assert max(abs(x - y) for x, y in zip(old_p, new_p, strict=True)) > 1e-3
+    # The swap landed while requests were in flight (one started before it and ended after
+    # it), old answers before it, and nothing that started after it got the old model.
+    assert any(a.started < swapped_at < a.ended for a in answers)
+    assert any(a.model["version"] == old and a.ended < swapped_at for a in answers)
+    assert not any(a.model["version"] == old and a.started > swapped_at for a in answers)
+    assert client.get("/model").json()["version"] == new
 
 
 def test_an_empty_listing_is_scored_from_imputed_values(client) -> None:

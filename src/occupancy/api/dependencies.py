@@ -4,6 +4,10 @@
     SettingsDep  the settings the app was built with (never re-read from the environment here)
     MetricsDep   the app's Prometheus metrics
     DrainingDep  True once shutdown has begun (readiness fails first)
+    ScoringPoolDep  the threads where /predict is scored, off the event loop
+
+All are `async def`: FastAPI would run a plain `def` in its thread pool, a hop per dependency
+that a probe would then wait for behind the scoring threads' hold on the GIL.
 
 Tests build the app with `create_app(settings, holder=fake)`: nothing here reaches MLflow.
 """
@@ -16,37 +20,45 @@ from fastapi import Depends, Request
 
 from occupancy.api.holder import ModelHolder, ServedModel
 from occupancy.api.metrics import ApiMetrics
+from occupancy.api.scoring_pool import ScoringPool
 from occupancy.config import Settings
 from occupancy.errors import NotReadyError
 
 
-def app_holder(request: Request) -> ModelHolder:
+async def app_holder(request: Request) -> ModelHolder:
     """The app's model holder."""
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def app_metrics(request: Request) -> ApiMetrics:
+async def app_metrics(request: Request) -> ApiMetrics:
     """The app's metrics."""
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
 
-def app_draining(request: Request) -> bool:
+async def app_draining(request: Request) -> bool:
     """Whether the server is draining before shutdown."""
     return bool(request.app.state.draining)
+
+
+async def app_scoring_pool(request: Request) -> ScoringPool:
+    """The app's scoring threads (started with the app)."""
+    pool: ScoringPool = request.app.state.scoring_pool
+    return pool
 
 
 HolderDep = Annotated[ModelHolder, Depends(app_holder)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 MetricsDep = Annotated[ApiMetrics, Depends(app_metrics)]
 DrainingDep = Annotated[bool, Depends(app_draining)]
+ScoringPoolDep = Annotated[ScoringPool, Depends(app_scoring_pool)]
 
 
 def served_model(holder: ModelHolder) -> ServedModel:

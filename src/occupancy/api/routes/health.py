@@ -11,14 +11,15 @@ from occupancy.errors import NotReadyError
 router = APIRouter(prefix="/health", tags=["health"])
 
 
+# `async def`: answered on the event loop itself, which scoring never holds (`scoring_pool`).
 @router.get("/live")
-def live() -> dict[str, str]:
+async def live() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/ready", responses=NOT_READY_OR_INVALID)
-def ready(holder: HolderDep, draining: DrainingDep) -> dict[str, str]:
+async def ready(holder: HolderDep, draining: DrainingDep) -> dict[str, str]:
     """A model is loaded and the server is not shutting down."""
     if draining:
         raise NotReadyError("shutting down")

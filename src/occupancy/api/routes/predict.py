@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from occupancy.api.dependencies import HolderDep, MetricsDep, served_model
+from occupancy.api.dependencies import HolderDep, MetricsDep, ScoringPoolDep, served_model
 from occupancy.api.errors import NOT_READY_OR_INVALID, TOO_LARGE
-from occupancy.api.schemas import ModelRef, Prediction, PredictRequest, PredictResponse
+from occupancy.api.holder import ModelHolder
+from occupancy.api.metrics import ApiMetrics
+from occupancy.api.predict_body import PREDICT_BODY_OPENAPI, parse_listings
+from occupancy.api.schemas import ModelRef, Prediction, PredictResponse
 from occupancy.api.scoring import score_listings
 from occupancy.data.schema import CLASSES, ID_COLUMN
 
@@ -18,25 +21,41 @@ router = APIRouter(tags=["predict"])
     "/predict",
     response_model=PredictResponse,
     responses={**NOT_READY_OR_INVALID, **TOO_LARGE},
+    openapi_extra=PREDICT_BODY_OPENAPI,
 )
-async def predict(body: PredictRequest, holder: HolderDep, metrics: MetricsDep) -> PredictResponse:
+async def predict(
+    request: Request, holder: HolderDep, metrics: MetricsDep, pool: ScoringPoolDep
+) -> Response:
     """Occupancy level and class probabilities for each listing, in request order."""
-    # Scored on the event loop, not a worker thread: the work is CPU-bound, and dozens of
-    # threads contending for the GIL were measured to cut throughput at 16 connections.
+    # The loop only receives the body; decoding, validation, scoring and the JSON answer run in
+    # a scoring thread (`scoring_pool`), so the probes never wait behind a batch.
+    body = await request.body()
+    content_type = request.headers.get("content-type")
+    return await pool.run(lambda: _answer(body, content_type, holder, metrics))
+
+
+def _answer(
+    body: bytes, content_type: str | None, holder: ModelHolder, metrics: ApiMetrics
+) -> Response:
+    listings = parse_listings(
+        body, content_type
+    )  # a malformed body is a 422 with or without a model
+    # Read once: a swap while this request is scored does not change the model that answers it.
     served = served_model(holder)
-    listings = [listing.model_dump(exclude_none=True) for listing in body.listings]  # type: ignore[attr-defined]
     proba = score_listings(served, listings)
     levels = np.asarray(CLASSES, dtype=object)[proba.argmax(axis=1)]
     for level in levels:
         metrics.predictions.labels(level).inc()
-    predictions = [
-        Prediction(
-            id=None if listing.get(ID_COLUMN) is None else str(listing[ID_COLUMN]),
-            occupancy_level=str(level),
-            probabilities=dict(zip(CLASSES, map(float, row), strict=True)),
-        )
-        for listing, level, row in zip(listings, levels, proba, strict=True)
-    ]
-    return PredictResponse(
-        model=ModelRef(name=served.name, version=served.version), predictions=predictions
+    answer = PredictResponse(
+        model=ModelRef(name=served.name, version=served.version),
+        predictions=[
+            Prediction(
+                id=None if listing.get(ID_COLUMN) is None else str(listing[ID_COLUMN]),
+                occupancy_level=str(level),
+                probabilities=dict(zip(CLASSES, map(float, row), strict=True)),
+            )
+            for listing, level, row in zip(listings, levels, proba, strict=True)
+        ],
     )
+    # Serialized here in one pydantic call, not by FastAPI on the loop.
+    return Response(answer.model_dump_json(), media_type="application/json")
