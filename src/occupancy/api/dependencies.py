@@ -3,7 +3,7 @@
     HolderDep    the model holder (current model, last check, reload)
     SettingsDep  the settings the app was built with (never re-read from the environment here)
     MetricsDep   the app's Prometheus metrics
-    DrainingDep  True once shutdown has begun (readiness fails first)
+    DrainingDep  True once shutdown has begun (readiness fails first; the app's drain flag)
 
 Tests build the app with `create_app(settings, holder=fake)`: nothing here reaches MLflow.
 """
@@ -39,8 +39,8 @@ def app_metrics(request: Request) -> ApiMetrics:
 
 
 def app_draining(request: Request) -> bool:
-    """Whether the server is draining before shutdown."""
-    return bool(request.app.state.draining)
+    """Whether the server is draining before shutdown (its drain flag is set)."""
+    return bool(request.app.state.drain.is_set())
 
 
 HolderDep = Annotated[ModelHolder, Depends(app_holder)]
