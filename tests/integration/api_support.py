@@ -1,13 +1,22 @@
-"""Helpers for API tests: a trained model, publishing it to a registry, waiting for readiness."""
+"""Helpers for API tests: publishing a model to a registry, waiting for readiness, and running
+`occupancy serve` as a real process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from fastapi.testclient import TestClient
+from servers.process import clean_env, spawn
+
+OCCUPANCY = Path(sys.executable).parent / "occupancy"
 
 
 def publish(
@@ -26,27 +35,66 @@ def publish_with_id(
 
     from occupancy.registry.artifacts import log_pipeline_model
 
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri, tracking_uri)
-    experiment = client.get_experiment_by_name("api-tests")
-    # A SQLite store keeps artifacts beside the database, never in ./mlruns of the checkout.
-    location = None
-    if tracking_uri.startswith("sqlite:///"):
-        location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else client.create_experiment("api-tests", artifact_location=location)
-    )
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        model_id = log_pipeline_model(model, example)
-    if not client.search_registered_models(f"name = '{name}'"):
-        client.create_registered_model(name)
-    version = client.create_model_version(
-        name, source=f"models:/{model_id}", run_id=run.info.run_id, model_id=model_id
-    )
-    client.set_registered_model_alias(name, alias, version.version)
-    return str(version.version), model_id
+    # The fluent API and a SQLite registry (resolving `models:/<id>`) read the global URI.
+    with _tracking_uri(tracking_uri):
+        client = MlflowClient(tracking_uri, tracking_uri)
+        experiment = client.get_experiment_by_name("api-tests")
+        # A SQLite store keeps artifacts beside the database, never in ./mlruns of the checkout.
+        location = None
+        if tracking_uri.startswith("sqlite:///"):
+            location = (
+                Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+            ).as_uri()
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment("api-tests", artifact_location=location)
+        )
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            model_id = log_pipeline_model(model, example)
+        if not client.search_registered_models(f"name = '{name}'"):
+            client.create_registered_model(name)
+        version = client.create_model_version(
+            name, source=f"models:/{model_id}", run_id=run.info.run_id, model_id=model_id
+        )
+        client.set_registered_model_alias(name, alias, version.version)
+        return str(version.version), model_id
+
+
+@contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's fluent API at `uri`, then the environment as it was.
+
+    `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI into os.environ, where later tests
+    (and the servers they start) would inherit the URI of a server that may be stopped by then.
+    """
+    import mlflow
+
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        if saved is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+def serve_env(home: Path, tracking_uri: str, model_name: str, **extra: str) -> dict[str, str]:
+    """The environment of an `occupancy serve` process: only what the test sets, no leaks."""
+    env = {k: v for k, v in clean_env().items() if not k.startswith("OCCUPANCY_")}
+    return env | {
+        "OCCUPANCY_HOME": str(home / "home"),
+        "OCCUPANCY_MODEL_NAME": model_name,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        **extra,
+    }
+
+
+def start_serve(env: dict[str, str], port: int, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`occupancy serve` on 127.0.0.1:`port` in its own process group (stop it with `terminate`)."""
+    command = [str(OCCUPANCY), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    return spawn(command, log_path=log, env=env, cwd=log.parent)
 
 
 def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:

@@ -11,7 +11,8 @@
     middleware    request id, body-size limit, metrics, one JSON log line per request
     metrics       the Prometheus metrics of one app
     schemas       request and response bodies
-    server        uvicorn, graceful drain, log output
+    server        uvicorn with one worker or several, log output
+    shutdown      the drain before stopping: one process, or a supervisor and all its workers
 
 It serves models and never trains them: nothing here imports `occupancy.training` or MLflow
 (the registry does that), as the import-linter contracts in pyproject.toml check.

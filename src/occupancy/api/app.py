@@ -6,8 +6,10 @@ Routes live in `routes/`, one router per concern; the package docstring lists ev
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from fastapi import FastAPI
@@ -22,6 +24,9 @@ from occupancy.api.routes import ROUTERS
 from occupancy.api.scoring_pool import ScoringPool
 from occupancy.config import Settings
 
+if TYPE_CHECKING:
+    from occupancy.api.shutdown import DrainFlag
+
 DESCRIPTION = (
     "Predicts the occupancy level (zero / low / mid / high) of short-term rental listings "
     "from Inside Airbnb fields, with the registered model alias it serves."
@@ -29,9 +34,17 @@ DESCRIPTION = (
 
 
 def create_app(
-    settings: Settings, *, holder: ModelHolder | None = None, poll_seconds: float | None = None
+    settings: Settings,
+    *,
+    holder: ModelHolder | None = None,
+    poll_seconds: float | None = None,
+    drain: DrainFlag | None = None,
 ) -> FastAPI:
-    """Build the app; the holder (a new one polling the registry, unless given) starts with it."""
+    """Build the app; the holder (a new one polling the registry, unless given) starts with it.
+
+    Readiness fails once `drain` is set: by the server's signal handler, or by the supervisor of
+    all workers when one flag is shared (`occupancy.api.shutdown`); by default the app's own.
+    """
     holder = holder or ModelHolder(settings, poll_seconds=poll_seconds)
     metrics = ApiMetrics()
     holder.add_listener(metrics.record_check)
@@ -42,7 +55,7 @@ def create_app(
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.settings = settings
-    app.state.draining = False
+    app.state.drain = threading.Event() if drain is None else drain
     # Its threads start on first use; uvicorn has finished in-flight requests before exit.
     app.state.scoring_pool = ScoringPool()
     for router in ROUTERS:
@@ -69,15 +82,17 @@ def _freeze_after_load(outcome: str, _: object) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Limit native thread pools, start the holder; on shutdown fail readiness, stop polling."""
+    """Limit native thread pools, start the holder; on shutdown stop polling.
+
+    Readiness is not failed here: uvicorn has closed every connection before this shutdown runs,
+    and a drain flag shared by several workers must not be set by one worker that stops alone.
+    """
     # Thread-pool start-up inside the tree ensemble cost more than the prediction itself for
     # one listing; requests run concurrently on their own, so one BLAS/OpenMP thread each (the
     # scoring threads limit themselves too: OpenMP's setting is per thread).
     threadpool_limits(limits=1)
     pa.set_cpu_count(1)  # Arrow's thread pool only adds hand-offs for request-sized arrays
     holder: ModelHolder = app.state.holder
-    app.state.draining = False
     holder.start()
     yield
-    app.state.draining = True  # readiness fails first; uvicorn then drains in-flight requests
     holder.stop()

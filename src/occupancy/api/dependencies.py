@@ -3,7 +3,7 @@
     HolderDep    the model holder (current model, last check, reload)
     SettingsDep  the settings the app was built with (never re-read from the environment here)
     MetricsDep   the app's Prometheus metrics
-    DrainingDep  True once shutdown has begun (readiness fails first)
+    DrainingDep  True once shutdown has begun (readiness fails first; the app's drain flag)
     ScoringPoolDep  the threads where /predict is scored, off the event loop
 
 All are `async def`: FastAPI would run a plain `def` in its thread pool, a hop per dependency
@@ -44,8 +44,8 @@ async def app_metrics(request: Request) -> ApiMetrics:
 
 
 async def app_draining(request: Request) -> bool:
-    """Whether the server is draining before shutdown."""
-    return bool(request.app.state.draining)
+    """Whether the server is draining before shutdown (its drain flag is set)."""
+    return bool(request.app.state.drain.is_set())
 
 
 async def app_scoring_pool(request: Request) -> ScoringPool:

@@ -1,25 +1,27 @@
 """Run the API under uvicorn (one process per worker, each with its own model holder).
 
-Shutdown happens in two phases. On SIGTERM the single-worker server first drains: readiness
-answers 503 for `OCCUPANCY_API_DRAIN_SECONDS` while every other route keeps serving, so a load
-balancer or Kubernetes stops routing here. Then uvicorn closes the socket and lets in-flight
-requests finish (up to `GRACEFUL_SECONDS`). A second signal skips the drain.
+Shutdown happens in two phases with any number of workers. On SIGTERM the server first drains:
+every worker's readiness answers 503 for `OCCUPANCY_API_DRAIN_SECONDS` while every other route
+keeps serving, so a load balancer or Kubernetes stops routing here. Then uvicorn closes the
+socket and lets in-flight requests finish (up to `GRACEFUL_SECONDS`). A second signal skips the
+drain. With `--workers N` the supervisor (`DrainingSupervisor`) receives the signal and sets a
+drain flag that all its workers share; see `occupancy.api.shutdown`.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import multiprocessing
 import os
 import socket
 import sys
-import threading
-from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
 from occupancy.api.app import create_app
+from occupancy.api.shutdown import DrainFlag, DrainingServer, DrainingSupervisor, WorkerAppFactory
 from occupancy.config import Settings, get_settings
 from occupancy.errors import ConfigError, ListenError
 
@@ -36,11 +38,11 @@ def configure_logging() -> None:
     api_log.propagate = False
 
 
-def app_factory() -> FastAPI:
-    """uvicorn factory for multi-worker mode: settings come from the environment."""
+def worker_app(drain: DrainFlag) -> FastAPI:
+    """One worker's app (multi-worker mode): settings come from the environment."""
     configure_logging()
     settings = get_settings()
-    return create_app(settings, poll_seconds=settings.poll_seconds)
+    return create_app(settings, poll_seconds=settings.poll_seconds, drain=drain)
 
 
 def run_server(
@@ -61,14 +63,22 @@ def run_server(
     if workers == 1:
         app = create_app(settings, poll_seconds=poll_seconds)
         config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
-        _DrainingServer(config, app, settings.api_drain_seconds).run(sockets=[listener])
+        DrainingServer(config, app.state.drain, settings.api_drain_seconds).run(sockets=[listener])
         return
-    # uvicorn's supervisor binds its own socket to share with the workers: this one only proved
-    # the address usable (another process could still take it in between, then uvicorn says so).
+    # The supervisor binds its own socket to share with the workers: this one only proved the
+    # address usable (another process could still take it in between, then uvicorn says so).
     listener.close()
-    # uvicorn's supervisor owns the workers' signals here: no drain phase, only its graceful stop.
     os.environ["OCCUPANCY_POLL_SECONDS"] = str(poll_seconds)  # read by each worker's Settings
-    uvicorn.run("occupancy.api.server:app_factory", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    # uvicorn spawns its workers; an Event of the same context can be handed to them.
+    drain = multiprocessing.get_context("spawn").Event()
+    config = uvicorn.Config(
+        WorkerAppFactory("occupancy.api.server:worker_app", drain),
+        factory=True,
+        workers=workers,
+        **common,  # type: ignore[arg-type]
+    )
+    sockets = [config.bind_socket()]
+    DrainingSupervisor(config, sockets, drain, settings.api_drain_seconds).run()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -99,22 +109,3 @@ def listening_socket(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
-
-
-class _DrainingServer(uvicorn.Server):
-    """uvicorn.Server whose first exit signal flips readiness and delays the real stop."""
-
-    def __init__(self, config: uvicorn.Config, app: FastAPI, drain_seconds: float) -> None:
-        super().__init__(config)
-        self._app = app
-        self._drain_seconds = drain_seconds
-        self._timer: threading.Timer | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._timer is not None or self._drain_seconds <= 0:
-            super().handle_exit(sig, frame)
-            return
-        self._app.state.draining = True
-        self._timer = threading.Timer(self._drain_seconds, super().handle_exit, (sig, frame))
-        self._timer.daemon = True
-        self._timer.start()

@@ -38,7 +38,7 @@ def test_ready_is_503_without_a_model_or_an_error_yet(api, settings) -> None:
 
 
 def test_ready_is_503_while_draining_but_other_routes_keep_serving(client) -> None:
-    client.app.state.draining = True
+    client.app.state.drain.set()
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json() == {"detail": "not ready: shutting down"}
