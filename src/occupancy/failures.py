@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 
 _FS_ADVICE = {
     FileNotFoundError: "does not exist; check the path and that its directory exists",
@@ -43,6 +44,8 @@ def _foreign(exc: BaseException) -> str | None:
     if isinstance(exc, OSError):
         place = exc.filename if exc.filename is not None else "the output"
         if exc.errno == errno.ENOSPC:
+            if exc.filename is None:  # a download or a library's own temporary file
+                place = f"the output or the scratch space ({tempfile.gettempdir()}, TMPDIR)"
             return f"no space left on the device writing {place}; free some space and rerun"
         if isinstance(exc, FileExistsError) and os.path.isfile(place):  # mkdir of a file
             return f"{place} is a file where a directory is needed; check the path"

@@ -76,3 +76,17 @@ def test_unreachable_mlflow_for_predict_is_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and "127.0.0.1:9" in lines[0]
+
+
+def test_a_full_disk_without_a_file_name_names_the_scratch_space() -> None:
+    """A download (boto3) or a library's temporary file fills the disk without naming a path."""
+    import errno
+    import tempfile
+
+    from occupancy.failures import describe
+
+    line = describe(OSError(errno.ENOSPC, "No space left on device"), "treat")
+    assert line == (
+        "no space left on the device writing the output or the scratch space "
+        f"({tempfile.gettempdir()}, TMPDIR); free some space and rerun"
+    )
