@@ -155,6 +155,8 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         "AIRFLOW_FERNET_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode(),
         "OCCUPANCY_API_TOKEN": secrets.token_urlsafe(24),
         "SEED_SYNTHETIC_ROWS": str(rows),
+        # Retries after seconds, not a minute: the fault suite waits for some.
+        "OCCUPANCY_STEP_RETRY_DELAY": "5",
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
