@@ -240,7 +240,15 @@ def start_stack(workdir: Path, rows: int) -> Stack:
     stack.down()  # leftovers of an interrupted earlier run
     log("starting the stack")
     started = time.monotonic()
-    stack.compose("up", "-d", timeout=600)
+    try:
+        stack.compose("up", "-d", timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        # No test will own this stack: show why it did not start, then take it down.
+        failed = stack.failed_services()
+        log(f"the stack did not start; failed services: {failed or 'none'}; their logs follow")
+        stack.logs(tuple(failed) if failed else SERVICES_WITH_LOGS)
+        stack.down()
+        raise
     stack.timings["up_s"] = time.monotonic() - started
     return stack
 
