@@ -9,7 +9,8 @@
 | scratch space full | a step container whose /tmp holds 256 KiB | one `error:` line naming the space, exit 1, nothing published |
 
 The faults share one treatment run and the training run its Asset schedules (the stack's
-OCCUPANCY_STEP_RETRY_DELAY is 5 s, so retries take seconds), after the e2e suite's own pipeline
+OCCUPANCY_STEP_RETRY_DELAY is 30 s: a retry 30-60 s and the next 60-120 s after a failure,
+long enough for MLflow to come back), after the e2e suite's own pipeline
 (its row count is the reference: the same raw file must give the same rows). Each test adds its
 line to `.occupancy/results/chaos.json`, the table the README shows.
 """
@@ -97,8 +98,8 @@ def _lake_run(stack: Stack, monkeypatch: pytest.MonkeyPatch, run_id: str):  # ->
     # boto3 resolves the keys from the environment, as in the containers.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", stack.secrets["LAKE_ACCESS_KEY"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", stack.secrets["LAKE_SECRET_KEY"])
-    settings = Settings(lake_uri="s3://occupancy-lake", s3_endpoint_url=S3, mlflow_tracking_uri="")
-    return open_run(settings, run_id)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", S3)
+    return open_run(Settings(lake_uri="s3://occupancy-lake"), run_id)
 
 
 def _checked_rows(run: Any, tmp_path: Path) -> int:
@@ -286,7 +287,7 @@ def test_an_mlflow_restart_under_api_load_fails_no_prediction(
 
 
 def _step_container(
-    stack: Stack, *args: str, tmpfs: str = "/tmp:size=256k"
+    stack: Stack, *args: str, tmpfs: str = "/tmp:mode=1777,size=256k"
 ) -> subprocess.CompletedProcess[str]:
     """A step as its pod runs it: the app image, the lake identity, a private /tmp of `tmpfs`."""
     env = {
@@ -301,7 +302,10 @@ def _step_container(
         "AWS_SECRET_ACCESS_KEY": stack.secrets["LAKE_SECRET_KEY"],
         "MLFLOW_TRACKING_URI": "http://mlflow:5000",
     }
-    command = ["docker", "run", "--rm", "--network", stack.network, "--read-only", "--tmpfs", tmpfs]
+    command = [
+        "docker", "run", "--rm", "--network", stack.network, "--read-only", "--tmpfs", tmpfs,
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+    ]  # fmt: skip
     for name, value in env.items():
         command += ["-e", f"{name}={value}"]
     return subprocess.run(
@@ -317,7 +321,9 @@ def test_full_scratch_space_is_one_clear_error_and_publishes_nothing(
     stack: Stack, pipeline, monkeypatch, tmp_path: Path
 ) -> None:
     run_id = "chaos-scratch"
-    ingested = _step_container(stack, "step", "ingest", "--run-id", run_id, tmpfs="/tmp:size=256m")
+    ingested = _step_container(
+        stack, "step", "ingest", "--run-id", run_id, tmpfs="/tmp:mode=1777,size=256m"
+    )
     assert ingested.returncode == 0, ingested.stderr
     treated = _step_container(stack, "step", "treat", "--run-id", run_id)
     lines = [line for line in treated.stderr.splitlines() if line.strip()]
@@ -339,6 +345,8 @@ def test_full_scratch_space_is_one_clear_error_and_publishes_nothing(
     assert len(lines) == 1 and lines[0].startswith("error: ") and "no space left" in lines[0], lines
     assert published is None
     # With room again the same run id treats and publishes: nothing of the failure was kept.
-    retried = _step_container(stack, "step", "treat", "--run-id", run_id, tmpfs="/tmp:size=256m")
+    retried = _step_container(
+        stack, "step", "treat", "--run-id", run_id, tmpfs="/tmp:mode=1777,size=256m"
+    )
     assert retried.returncode == 0, retried.stderr
     assert _checked_rows(_lake_run(stack, monkeypatch, run_id), tmp_path) > 0
