@@ -109,6 +109,7 @@ def _checked_rows(run: Any, tmp_path: Path) -> int:
     from occupancy.digest import verify_file
 
     manifest = run.processed_manifest()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = run.processed.fetch(manifest, "data", tmp_path / "listings.parquet")
     verify_file(path, manifest["digest"], manifest["data"])
     rows = pq.read_metadata(path).num_rows
