@@ -12,7 +12,7 @@ ARGS ?=
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo test unit integration e2e chart-replay chart-test lint format bench clean kind-up images kind-load namespace kube-api-cidrs kube-api-check deploy port-forward kind-down
+.PHONY: help venv demo test unit integration e2e chaos chart-replay chart-test lint format bench clean kind-up images kind-load namespace kube-api-cidrs kube-api-check deploy port-forward kind-down
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ unit: $(STAMP) ## Unit and DAG tests only (fast, no servers)
 
 e2e: $(STAMP) ## Build the images, run the compose stack, drive it end to end, tear it down (needs Docker)
 	$(VENV)/bin/pytest tests/e2e -s -p no:cacheprovider $(ARGS)
+
+chaos: $(STAMP) ## Faults injected into the compose stack (PostgreSQL, S3, MLflow, full scratch); table in .occupancy/results/chaos.json
+	$(VENV)/bin/pytest tests/e2e/test_faults.py -s -p no:cacheprovider $(ARGS)
 
 chart-replay: $(STAMP) ## Start the rendered umbrella chart on Docker as the kubelet would, drive it to a prediction
 	$(VENV)/bin/pytest tests/replay -s -p no:cacheprovider $(ARGS)

@@ -11,6 +11,7 @@
 | OCCUPANCY_STEP_SERVICE_ACCOUNT | (none) | service account of the step pods |
 | OCCUPANCY_STEP_POD_LABELS | (none) | extra pod labels, `k=v,k=v` (what NetworkPolicies admit) |
 | OCCUPANCY_STEP_RETRIES | 2 | retries of a failed step (with exponential delay) |
+| OCCUPANCY_STEP_RETRY_DELAY | 60 | seconds before the first retry (doubling, at most 10 min) |
 | OCCUPANCY_LOCAL_STEP_BIN | `occupancy` on PATH | the executable the local runner starts |
 | OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
 | OCCUPANCY_TRAIN_CONCURRENCY | 2 | training pods running at once (the rest wait their turn) |
@@ -66,6 +67,7 @@ class StepConfig:
     service_account: str | None
     pod_labels: dict[str, str]
     retries: int
+    retry_delay: timedelta
     local_bin: str
     families: tuple[str, ...]
     train: Resources
@@ -81,6 +83,11 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
     retries = env.get("OCCUPANCY_STEP_RETRIES", "2")
     if not retries.isdigit():
         raise ValueError(f"OCCUPANCY_STEP_RETRIES must be a whole number >= 0, got {retries!r}")
+    retry_delay = env.get("OCCUPANCY_STEP_RETRY_DELAY", "60")
+    if not retry_delay.isdigit() or int(retry_delay) < 1:
+        raise ValueError(
+            f"OCCUPANCY_STEP_RETRY_DELAY must be a whole number of seconds >= 1, got {retry_delay!r}"
+        )
     families = tuple(
         f.strip()
         for f in env.get("OCCUPANCY_MODEL_FAMILIES", ",".join(DEFAULT_FAMILIES)).split(",")
@@ -121,6 +128,7 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         service_account=env.get("OCCUPANCY_STEP_SERVICE_ACCOUNT") or None,
         pod_labels={key.strip(): value.strip() for key, value in pairs},
         retries=int(retries),
+        retry_delay=timedelta(seconds=int(retry_delay)),
         local_bin=env.get("OCCUPANCY_LOCAL_STEP_BIN", "occupancy"),
         families=families,
         train=replace(

@@ -28,7 +28,7 @@ def _common(task_id: str, resources: Resources, config: StepConfig) -> dict[str,
     return {
         "task_id": task_id,
         "retries": config.retries,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": config.retry_delay,
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": resources.timeout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import kubernetes_validate
@@ -128,3 +129,19 @@ def test_the_local_runner_runs_the_same_command(load_dags) -> None:
             assert (local.cmds, local.arguments) == (pod.cmds, pod.arguments)
             assert local.retries == pod.retries
             assert local.execution_timeout == pod.execution_timeout
+
+
+def test_the_retry_delay_is_a_setting(load_dags) -> None:
+    """60 s by default; the fault suite (`make chaos`) shortens it to see retries in minutes."""
+    default = load_dags().dags["data_treatment_dag"].get_task("treat")
+    assert default.retry_delay == timedelta(seconds=60)
+    short = load_dags(OCCUPANCY_STEP_RETRY_DELAY="5").dags["data_treatment_dag"].get_task("treat")
+    assert short.retry_delay == timedelta(seconds=5)
+
+
+def test_a_bad_retry_delay_fails_parsing_with_its_name() -> None:
+    from occupancy_airflow.config import load_step_config
+
+    expected = r"OCCUPANCY_STEP_RETRY_DELAY must be a whole number of seconds >= 1, got '0'"
+    with pytest.raises(ValueError, match=expected):
+        load_step_config({"OCCUPANCY_STEP_RETRY_DELAY": "0"})

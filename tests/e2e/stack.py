@@ -136,6 +136,10 @@ def ensure_offline_base() -> None:
     run([str(ROOT / "images/base/build-offline-base.sh"), OFFLINE_BASE], timeout=900)
 
 
+# The env file's settings; every other value in it is a generated secret.
+SETTINGS = ("SEED_SYNTHETIC_ROWS", "OCCUPANCY_STEP_RETRY_DELAY")
+
+
 def random_env(path: Path, rows: int) -> dict[str, str]:
     """A compose env file with fresh random secrets (nothing reused from .env.example)."""
     values = {
@@ -155,6 +159,9 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         "AIRFLOW_FERNET_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode(),
         "OCCUPANCY_API_TOKEN": secrets.token_urlsafe(24),
         "SEED_SYNTHETIC_ROWS": str(rows),
+        # Half the default: the fault suite waits for retries, whose two attempts must still span
+        # an MLflow restart (30-60 s, then 60-120 s later).
+        "OCCUPANCY_STEP_RETRY_DELAY": "30",
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
@@ -238,7 +245,15 @@ def start_stack(workdir: Path, rows: int) -> Stack:
     stack.down()  # leftovers of an interrupted earlier run
     log("starting the stack")
     started = time.monotonic()
-    stack.compose("up", "-d", timeout=600)
+    try:
+        stack.compose("up", "-d", timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        # No test will own this stack: show why it did not start, then take it down.
+        failed = stack.failed_services()
+        log(f"the stack did not start; failed services: {failed or 'none'}; their logs follow")
+        stack.logs(tuple(failed) if failed else SERVICES_WITH_LOGS)
+        stack.down()
+        raise
     stack.timings["up_s"] = time.monotonic() - started
     return stack
 

@@ -12,14 +12,13 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from airflow_rest import AIRFLOW, login, trigger
 from pod_replay import render_step_pods
 from s3_identities import assert_confined, s3_client
-from stack import ROOT, Stack, http_json, log, start_stack, wait_for
+from stack import ROOT, SETTINGS, Stack, http_json, log, wait_for
 
 sys.path.insert(0, str(ROOT / "tests" / "replay"))
 from engine import Cluster, Node
@@ -29,140 +28,10 @@ from substitutions import NODE_CPU_MILLIS, NODE_MEMORY_BYTES
 
 pytestmark = pytest.mark.e2e
 
-AIRFLOW = "http://127.0.0.1:8080"
 MLFLOW = "http://127.0.0.1:5000"
 API = "http://127.0.0.1:8000"
 S3 = "http://127.0.0.1:9000"
 MODEL = "airbnb-occupancy-classifier"
-# A run's figures go to an ignored folder; benchmarks/results/ holds only deliberate updates.
-RESULTS = ROOT / ".occupancy" / "results" / "e2e.json"
-
-
-@pytest.fixture(scope="module")
-def stack(request, tmp_path_factory) -> Stack:
-    started = time.monotonic()
-    running = start_stack(tmp_path_factory.mktemp("e2e"), rows=10_000)
-    try:
-        yield running
-    finally:
-        failed = running.failed_services()
-        if failed or request.session.testsfailed:
-            log(f"failed services: {failed or 'none'}; their logs follow")
-            running.logs(tuple(failed) if failed else running_services())
-        running.down()
-        running.timings["total_s"] = time.monotonic() - started
-        _record(running)
-
-
-def running_services() -> tuple[str, ...]:
-    from stack import SERVICES_WITH_LOGS
-
-    return SERVICES_WITH_LOGS
-
-
-def _record(stack: Stack) -> None:
-    sizes = subprocess.run(
-        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    ).stdout.split("\n")
-    images = dict(line.split(" ", 1) for line in sizes if line.startswith("occupancy-"))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "date": time.strftime("%Y-%m-%d"),
-                "offline": stack.offline,
-                "seconds": {k: round(v) for k, v in stack.timings.items()},
-                "images": images,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-
-
-def _login(username: str, password: str) -> tuple[int, Any]:
-    """FAB's POST /auth/token: 201 and an access token, 401 for a wrong password."""
-    return http_json(
-        f"{AIRFLOW}/auth/token",
-        method="POST",
-        body={"username": username, "password": password},
-    )
-
-
-@pytest.fixture(scope="module")
-def token(stack: Stack) -> dict[str, str]:
-    def login() -> str | None:
-        status, body = _login("airflow", stack.secrets["AIRFLOW_ADMIN_PASSWORD"])
-        return body["access_token"] if status in (200, 201) else None
-
-    access = wait_for("the Airflow API server to accept the login", login, 600, 3)
-    return {"Authorization": f"Bearer {access}"}
-
-
-def _trigger(dag_id: str, token: dict[str, str]) -> tuple[int, Any]:
-    """POST a manual DAG run, as the UI's trigger button does."""
-    return http_json(
-        f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns",
-        method="POST",
-        body={"logical_date": None, "conf": {}},
-        headers=token,
-    )
-
-
-def _dag_run(dag_id: str, run_id: str, token: dict[str, str]) -> str | None:
-    status, body = http_json(f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=token)
-    return body.get("state") if status == 200 else None
-
-
-def _finished(dag_id: str, run_id: str, token: dict[str, str]) -> str | None:
-    state = _dag_run(dag_id, run_id, token)
-    return state if state in ("success", "failed") else None
-
-
-@pytest.fixture(scope="module")
-def pipeline(stack: Stack, token: dict[str, str]) -> dict[str, Any]:
-    started = time.monotonic()
-    for dag_id in ("data_treatment_dag", "train_pipeline_dag"):
-        wait_for(
-            f"{dag_id} to be parsed",
-            lambda d=dag_id: http_json(f"{AIRFLOW}/api/v2/dags/{d}", headers=token)[0] == 200,
-            300,
-            3,
-        )
-    status, run = _trigger("data_treatment_dag", token)
-    assert status == 200, run
-    treatment_id = run["dag_run_id"]
-    log(f"triggered data_treatment_dag run {treatment_id}")
-    state = wait_for(
-        "data_treatment_dag to finish",
-        lambda: _finished("data_treatment_dag", treatment_id, token),
-        900,
-        5,
-    )
-    assert state == "success", f"data_treatment_dag run {treatment_id} ended {state}"
-
-    def training_run() -> str | None:
-        status, body = http_json(
-            f"{AIRFLOW}/api/v2/dags/train_pipeline_dag/dagRuns?order_by=-start_date", headers=token
-        )
-        runs = body.get("dag_runs", []) if status == 200 else []
-        return runs[0]["dag_run_id"] if runs else None
-
-    training_id = wait_for("the Asset to schedule train_pipeline_dag", training_run, 300, 5)
-    log(f"train_pipeline_dag run {training_id} scheduled by the Asset")
-    state = wait_for(
-        "train_pipeline_dag to finish",
-        lambda: _finished("train_pipeline_dag", training_id, token),
-        1500,
-        5,
-    )
-    assert state == "success", f"train_pipeline_dag run {training_id} ended {state}"
-    stack.timings["pipeline_s"] = time.monotonic() - started
-    return {"treatment": treatment_id, "training": training_id}
 
 
 def test_rest_triggered_pipeline_ends_with_a_champion(stack: Stack, pipeline) -> None:
@@ -194,9 +63,9 @@ def test_the_api_answers_a_real_listing_with_the_champion(pipeline, newark_listi
 
 
 def test_airflow_refuses_a_wrong_password(token) -> None:
-    status, body = _login("airflow", "not-the-password")
+    status, body = login("airflow", "not-the-password")
     assert status == 401, body
-    status, body = _login("nobody", "not-the-password")
+    status, body = login("nobody", "not-the-password")
     assert status == 401, body
 
 
@@ -208,12 +77,12 @@ def test_a_viewer_reads_dags_but_cannot_trigger_them(stack: Stack, pipeline) -> 
         "--username", "viewer", "--firstname", "View", "--lastname", "Only",
         "--email", "viewer@occupancy.invalid", "--password", password,
     )  # fmt: skip
-    status, body = _login("viewer", password)
+    status, body = login("viewer", password)
     assert status == 201, body
     viewer = {"Authorization": f"Bearer {body['access_token']}"}
     status, body = http_json(f"{AIRFLOW}/api/v2/dags/data_treatment_dag", headers=viewer)
     assert status == 200 and body["dag_id"] == "data_treatment_dag", body
-    status, body = _trigger("data_treatment_dag", viewer)
+    status, body = trigger("data_treatment_dag", viewer)
     assert status == 403, body
 
 
@@ -223,13 +92,13 @@ def test_rerunning_airflow_init_keeps_the_admin_and_takes_a_changed_password(
     """What `docker compose up` after editing AIRFLOW_ADMIN_PASSWORD in .env does."""
     old, new = stack.secrets["AIRFLOW_ADMIN_PASSWORD"], secrets.token_urlsafe(12)
     stack.compose("run", "--rm", "-e", f"AIRFLOW_ADMIN_PASSWORD={new}", "airflow-init")
-    status, body = _login("airflow", new)
+    status, body = login("airflow", new)
     assert status == 201, body
-    status, body = _login("airflow", old)
+    status, body = login("airflow", old)
     assert status == 401, body
     # Back to the .env value, by the same idempotent command.
     stack.compose("run", "--rm", "airflow-init")
-    assert _login("airflow", old)[0] == 201
+    assert login("airflow", old)[0] == 201
 
 
 def test_rendered_step_pods_replay_on_docker_against_the_stack(
@@ -358,7 +227,7 @@ def test_only_minio_and_its_provisioning_hold_the_root_key(stack: Stack, pipelin
 def test_the_env_file_held_only_generated_secrets(stack: Stack) -> None:
     example = (ROOT / ".env.example").read_text()
     for name, value in stack.secrets.items():
-        if name != "SEED_SYNTHETIC_ROWS":
+        if name not in SETTINGS:
             assert value not in example, name
     assert os.stat(stack.env_file).st_mode & 0o077 == 0
     assert isinstance(stack.env_file, Path)
