@@ -127,15 +127,35 @@ INJECTION_TRIES = 3  # treatment runs to try before calling the S3 outage imposs
 
 
 @pytest.fixture(scope="module")
-def faulty_treatment(stack: Stack, token: dict[str, str], pipeline) -> dict[str, Any]:
-    """A treatment run through a PostgreSQL restart (ingest running) and an S3 outage (treat
-    running). On 10,000 rows treat lasts a few seconds: when it ended before S3 went down, the
-    injection missed, and a new run (new run id) tries again; the assertions never retry."""
+def restarted_postgres(stack: Stack, token: dict[str, str], pipeline) -> dict[str, Any]:
+    """A treatment run through a PostgreSQL restart, begun while its ingest runs."""
+    status, run = trigger("data_treatment_dag", token, {"pipeline_run_id": "chaos-pg"})
+    assert status == 200, run
+    dag_run = run["dag_run_id"]
+    wait_for(
+        "ingest to run", lambda: _running("data_treatment_dag", dag_run, "ingest", token), 300, 0.2
+    )
+    log("fault: restarting PostgreSQL while ingest of chaos-pg runs")
+    stack.compose("restart", "postgres", timeout=120)
+    state = wait_for(
+        "the treatment run to finish",
+        lambda: finished("data_treatment_dag", dag_run, token),
+        900,
+        2,
+    )
+    return {"dag_run": dag_run, "state": state}
+
+
+@pytest.fixture(scope="module")
+def faulty_treatment(stack: Stack, token: dict[str, str], restarted_postgres) -> dict[str, Any]:
+    """A treatment run through an S3 outage while treat runs. On 10,000 rows treat lasts a few
+    seconds: when it ended before S3 went down the injection missed, and a new run (new run id)
+    tries again; the assertions never retry."""
     for attempt in range(1, INJECTION_TRIES + 1):
-        seen = _treatment_through_faults(stack, token, f"chaos-{attempt}")
+        seen = _treatment_through_an_s3_outage(stack, token, f"chaos-s3-{attempt}")
         if seen is not None:
             return seen
-        log(f"fault: treat of chaos-{attempt} ended before S3 went down; again with a new run")
+        log(f"fault: treat of chaos-s3-{attempt} ended before S3 went down; again with a new run")
     pytest.fail(f"in {INJECTION_TRIES} treatment runs S3 never went down while treat ran")
 
 
@@ -151,18 +171,14 @@ def _treat_phase(dag_run: str, token: dict[str, str]) -> str | None:
     return "ended" if states & {"success", "failed", "up_for_retry"} else None
 
 
-def _treatment_through_faults(
+def _treatment_through_an_s3_outage(
     stack: Stack, token: dict[str, str], run_id: str
 ) -> dict[str, Any] | None:
     status, run = trigger("data_treatment_dag", token, {"pipeline_run_id": run_id})
     assert status == 200, run
     dag_run = run["dag_run_id"]
-    wait_for(
-        "ingest to run", lambda: _running("data_treatment_dag", dag_run, "ingest", token), 300, 0.2
-    )
-    log(f"fault: restarting PostgreSQL while ingest of {run_id} runs")
-    stack.compose("restart", "postgres", timeout=120)
-    phase = wait_for("treat to run", lambda: _treat_phase(dag_run, token), 600, 0.2)
+    phase = wait_for("treat to run", lambda: _treat_phase(dag_run, token), 600, 0.1)
+    outcome = None
     if phase == "running":
         log(f"fault: killing S3 while treat of {run_id} runs")
         stack.compose("kill", "minio", timeout=120)
@@ -186,7 +202,7 @@ def _treatment_through_faults(
         900,
         2,
     )
-    if phase != "running" or outcome != "failed":
+    if outcome != "failed":
         return None
     return {
         "dag_run": dag_run,
@@ -197,15 +213,15 @@ def _treatment_through_faults(
     }
 
 
-def test_a_postgres_restart_during_a_dag_run_is_survived(faulty_treatment) -> None:
-    recovered = faulty_treatment["state"] == "success"
+def test_a_postgres_restart_during_a_dag_run_is_survived(restarted_postgres) -> None:
+    recovered = restarted_postgres["state"] == "success"
     _record(
         "PostgreSQL restarted during a DAG run (ingest running)",
-        f"the run ended {faulty_treatment['state']}",
+        f"the run ended {restarted_postgres['state']}",
         recovered,
         "none" if recovered else "the run",
     )
-    assert recovered, faulty_treatment
+    assert recovered, restarted_postgres
 
 
 def test_s3_down_during_treat_publishes_nothing_half_and_the_retry_keeps_every_row(
