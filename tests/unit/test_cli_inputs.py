@@ -150,6 +150,10 @@ def test_serve_on_an_unknown_host_exits_2(tmp_path: Path) -> None:
     assert "'999.1.1.1'" in line and "--host" in line
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_output(tmp_path: Path) -> None:
     out = tmp_path / "big.csv"
     process = subprocess.Popen(  # nosec B603
@@ -168,6 +172,9 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_output(tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
         env=_env(tmp_path / "home"),
+        # A shell's background job (CI under nohup … &) starts with SIGINT ignored, and Python
+        # keeps an inherited ignore: give the child the default a terminal's Ctrl-C meets.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.csv.*.tmp")):  # writing has started
