@@ -16,7 +16,7 @@ from stack import wait_for
 
 def templated(arguments: list[str], values: dict[str, str]) -> list[str]:
     """What Airflow's templating gives the pod's args: the value of the flag before each
-    template (`--run-id`, `--raw`); any other template is refused, not guessed."""
+    template (`--run-id`, `--raw`, `--superseded`); any other template is refused, not guessed."""
     out = []
     for i, argument in enumerate(arguments):
         if "{{" in argument:
