@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +97,18 @@ def start_serve(env: dict[str, str], port: int, log: Path, *args: str) -> subpro
     """`occupancy serve` on 127.0.0.1:`port` in its own process group (stop it with `terminate`)."""
     command = [str(OCCUPANCY), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     return spawn(command, log_path=log, env=env, cwd=log.parent)
+
+
+def http_status(url: str, timeout: float = 5) -> int:
+    """The status a GET of `url` answers, 0 when nothing answers; no proxy from the environment."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
 
 
 def wait_until(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:

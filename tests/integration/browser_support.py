@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from api_support import wait_until
+from api_support import http_status, wait_until
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from servers import free_port
@@ -32,17 +30,6 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
 )
-
-
-def _status(url: str) -> int:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
 
 
 @contextmanager
@@ -66,7 +53,7 @@ def serving(home: Path, tracking_uri: str, model_name: str, *, ready: bool) -> I
     base = f"http://127.0.0.1:{port}"
     probe = "/health/ready" if ready else "/health/live"
     try:
-        wait_until(lambda: _status(base + probe) == 200, 120, f"{model_name} at {base}{probe}")
+        wait_until(lambda: http_status(base + probe) == 200, 120, f"{model_name} at {base}{probe}")
         yield base
     finally:
         server.terminate()

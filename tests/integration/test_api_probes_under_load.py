@@ -15,8 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from api_support import publish, wait_until
+from api_support import http_status, publish, wait_until
 from servers import MlflowServer, free_port
 from threadpoolctl import threadpool_limits
 
@@ -57,16 +55,6 @@ class Timed:
         return (self.ended - self.started) * 1000
 
 
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
-
-
 @contextmanager
 def _serving(tmp_path: Path, tracking_uri: str, model_name: str) -> Iterator[int]:
     """An `occupancy serve` process on a free port, ready; stopped afterwards."""
@@ -87,7 +75,7 @@ def _serving(tmp_path: Path, tracking_uri: str, model_name: str) -> Iterator[int
     )
     try:
         wait_until(
-            lambda: _status(f"http://127.0.0.1:{port}/health/ready") == 200, 180, "readiness"
+            lambda: http_status(f"http://127.0.0.1:{port}/health/ready") == 200, 180, "readiness"
         )
         yield port
     finally:
