@@ -32,11 +32,10 @@ from occupancy.training.models import FAMILIES
 pytestmark = pytest.mark.integration
 OCCUPANCY = Path(sys.executable).parent / "occupancy"
 BATCH_ROWS = 1000
-PROBE_BUDGET_MS = 100.0  # for the median probe
-PROBE_MAX_MS = 500.0  # for every probe: half a 1 s kubelet probe timeout
-# The 100 ms for every probe is not held: on this 2-core machine 5-10 % of the probes wait
-# 100-145 ms for the GIL behind the scoring threads (p95 48-113 ms, README "Threads"). Scoring on
-# the loop gave a p50 of 304 ms and a max of 1,402 ms, which fails both bounds.
+PROBE_BUDGET_MS = 100.0  # for every probe
+# Measured on 2 cores: p50 2.7 ms, max 25-27 ms. With CPython's default GIL switch interval
+# (5 ms, not `occupancy.api.server.GIL_SWITCH_SECONDS`) the max was 120-150 ms; with scoring on
+# the event loop, a p50 of 304 ms and a max of 1,402 ms.
 BATCHES_PER_CLIENT = 4
 MIN_PROBES_UNDER_LOAD = 30
 
@@ -107,7 +106,7 @@ def _under_load(probe: Timed, batches: list[Timed], clients: int) -> bool:
     return len(covering) == clients
 
 
-def test_probes_answer_within_100_ms_median_and_500_ms_max_during_two_1000_listing_batches(
+def test_every_probe_answers_within_100_ms_during_two_1000_listing_batches(
     tmp_path, newark, mlflow_server: MlflowServer
 ) -> None:
     table = treat_frame(newark)
@@ -191,6 +190,5 @@ def test_probes_answer_within_100_ms_median_and_500_ms_max_during_two_1000_listi
     )
     print(summary)
     assert len(loaded) >= 5, summary  # the load really overlapped the probes
-    assert loaded[len(loaded) // 2] < PROBE_BUDGET_MS, summary
-    assert loaded[-1] < PROBE_MAX_MS, summary
+    assert loaded[-1] < PROBE_BUDGET_MS, summary
     assert len(loaded) >= MIN_PROBES_UNDER_LOAD, summary
