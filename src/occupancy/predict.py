@@ -23,32 +23,16 @@ import pyarrow.parquet as pq
 
 from occupancy.atomic import atomic_write
 from occupancy.config import Settings
-from occupancy.data.clean import clean_listings
 from occupancy.data.csvio import iter_batches, open_listings_csv
 from occupancy.data.csvsafe import neutralise_table
-from occupancy.data.schema import CLASSES, ID_COLUMN, REQUIRED_FOR_SCORING
+from occupancy.data.schema import REQUIRED_FOR_SCORING
 from occupancy.data.validate import Verdict, validate_rows
 from occupancy.errors import ConfigError, DataError, NotFoundError
-from occupancy.probabilities import in_class_order
 from occupancy.registry import Registry
+from occupancy.scored_rows import OUTPUT_SCHEMA, REQUIRED_VALUES, score_batch
 
 log = logging.getLogger(__name__)
 
-SCORED, REFUSED = "ok", "refused"
-PROBABILITY_COLUMNS = tuple(f"p_{c}" for c in CLASSES)
-# Fixed up front: a batch whose rows are all refused has no level to infer a type from.
-OUTPUT_SCHEMA = pa.schema(
-    [
-        pa.field(ID_COLUMN, pa.string()),
-        pa.field("occupancy_level", pa.string()),
-        *(pa.field(name, pa.float64()) for name in PROBABILITY_COLUMNS),
-        pa.field("status", pa.string()),
-        pa.field("reason", pa.string()),
-    ]
-)
-OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
-# A listing must have an id to be told apart in the output; the target is not needed to score.
-REQUIRED_VALUES = (ID_COLUMN,)
 SHOWN_REASONS = 3
 
 
@@ -79,26 +63,6 @@ class _Tally:
         """The one-line account a user reads on stderr."""
         first = f" (first: {'; '.join(self.first_reasons)})" if self.first_reasons else ""
         return f"predict: {self.scored:,} rows scored, {self.refused:,} refused{first}"
-
-
-def score_batch(model: Any, raw: pa.Table, verdict: Verdict) -> pa.Table:
-    """One output row per raw listing, in order: valid ones scored, refused ones with the reason."""
-    refused = verdict.bad
-    probabilities = np.full((raw.num_rows, len(CLASSES)), np.nan)
-    if not refused.all():
-        valid = clean_listings(raw.filter(pa.array(~refused)))
-        probabilities[~refused] = in_class_order(model.predict_proba(valid), model.classes_)
-    levels = np.asarray(CLASSES, dtype=object)[probabilities.argmax(axis=1)]
-    reasons = np.full(raw.num_rows, None, dtype=object)
-    reasons[refused] = verdict.reasons
-    columns: list[Any] = [
-        raw.column(ID_COLUMN),
-        pa.array(levels, type=pa.string(), mask=refused),
-        *(pa.array(probabilities[:, i], mask=refused) for i in range(len(CLASSES))),
-        pa.array(np.where(refused, REFUSED, SCORED), type=pa.string()),
-        pa.array(reasons, type=pa.string()),
-    ]
-    return pa.Table.from_arrays(columns, schema=OUTPUT_SCHEMA)
 
 
 def load_champion(settings: Settings) -> tuple[Any, str]:

@@ -8,17 +8,23 @@ page unescaped.
 
 from __future__ import annotations
 
+import base64
 import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 import jinja2
 
+from occupancy.api.batch import BatchResult
+from occupancy.api.explain import Explanation
 from occupancy.api.form import NEIGHBOURHOOD, FormChoices
 from occupancy.api.holder import ServedModel
+from occupancy.api.price_chart import PriceChart, price_chart
 from occupancy.data.schema import CLASS_LOWER_BOUNDS, CLASSES
 
 AMENITIES = "amenities"
@@ -35,10 +41,12 @@ class PageField:
 
     name: str
     label: str
-    kind: str  # "select", "number" or "checkbox"
+    kind: str  # "select", "number", "years", "checkbox", "text" or "textarea"
     hint: str = ""
     decimal: bool = False  # the phone keyboard offers a decimal point
     optional: bool = False  # a select that may be left as "not given" (the model imputes it)
+    ticked: str = "t"  # a checkbox's value in the listing when ticked, and when not
+    unticked: str = "f"
 
 
 FIELDS: tuple[PageField, ...] = (
@@ -51,6 +59,14 @@ FIELDS: tuple[PageField, ...] = (
     PageField("bedrooms", "Bedrooms", "number"),
     PageField("beds", "Beds", "number"),
     PageField("bathrooms", "Bathrooms", "number", decimal=True),
+    # Inside Airbnb says it in bathrooms_text ("1 shared bath"); only the word matters here.
+    PageField(
+        "bathrooms_text",
+        "The bathroom is shared",
+        "checkbox",
+        ticked="shared bath",
+        unticked="private bath",
+    ),
     PageField("price", "Price per night", "number", "In the listing's currency, e.g. 120", True),
     PageField("minimum_nights", "Minimum nights", "number"),
     PageField("maximum_nights", "Maximum nights", "number"),
@@ -58,8 +74,22 @@ FIELDS: tuple[PageField, ...] = (
     PageField("host_is_superhost", "The host is a Superhost", "checkbox"),
     PageField("host_listings_count", "Listings the host has", "number"),
     PageField("host_response_time", "The host usually answers", "select", optional=True),
+    # The model reads the host's age from host_since: years become that date, counted from today.
+    PageField("host_since", "Years hosting", "years", "Since the host joined", decimal=True),
+    PageField("name", "Listing title", "text", "Optional"),
+    PageField("description", "Description", "textarea", "Optional"),
 )
 _BY_NAME = {field.name: field for field in FIELDS}
+DAYS_PER_YEAR = 365.25
+MAX_YEARS_HOSTING = 100
+# How a field reads in the "why" list, where the form's question would not.
+WHY_LABELS = {
+    AMENITIES: "Amenities",
+    "bathrooms_text": "Shared bathroom",
+    "instant_bookable": "Instant booking",
+    "host_is_superhost": "Superhost",
+    "host_response_time": "Host's response time",
+}
 LEVEL_COLOURS = dict(zip(CLASSES, ("grey", "orange", "blue", "green"), strict=True))
 
 
@@ -69,9 +99,14 @@ def default_values(choices: FormChoices) -> dict[str, str]:
     neighbourhoods = choices.categories.get(NEIGHBOURHOOD, [])
     for field in FIELDS:
         median = choices.medians.get(field.name)
+        if field.name == "bathrooms_text":
+            median = choices.medians.get("bathrooms_shared")
+        elif field.name == "host_since":
+            age = choices.medians.get("host_age_days")
+            median = None if age is None else age / DAYS_PER_YEAR
         if field.kind == "checkbox":
             values[field.name] = "t" if median is not None and median >= 0.5 else ""
-        elif field.kind == "number" and median is not None:
+        elif field.kind in ("number", "years") and median is not None:
             values[field.name] = _shown_number(median, field)
     if neighbourhoods:
         values[NEIGHBOURHOOD] = neighbourhoods[0]
@@ -85,6 +120,8 @@ def default_values(choices: FormChoices) -> dict[str, str]:
 def _shown_number(value: float, field: PageField) -> str:
     if field.name in ("latitude", "longitude"):
         return coordinate(value)
+    if field.kind == "years":
+        return f"{value:.1f}".removesuffix(".0")
     return f"{value:g}"
 
 
@@ -105,18 +142,49 @@ def parse_form(body: bytes) -> tuple[dict[str, str], list[str]]:
     return values, amenities
 
 
-def listing_from_form(values: Mapping[str, str], amenities: Sequence[str]) -> dict[str, Any]:
+class FormValueError(ValueError):
+    """A value the page itself converts (years hosting) that is not what the field asks."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def listing_from_form(
+    values: Mapping[str, str], amenities: Sequence[str], *, today: date | None = None
+) -> dict[str, Any]:
     """The listing `POST /predict` would take for these fields: blanks left out (imputed), an
-    unticked box is "f" (the host said no), amenities as a list."""
+    unticked box is the host's no, years hosting as the date the host joined, amenities as a list.
+    """
     listing: dict[str, Any] = {}
     for field in FIELDS:
         value = values.get(field.name, "")
         if field.kind == "checkbox":
-            listing[field.name] = "t" if value else "f"
+            listing[field.name] = field.ticked if value else field.unticked
+        elif field.kind == "years" and value:
+            listing[field.name] = _joined(value, field, today or date.today())
         elif value:
             listing[field.name] = value
     listing[AMENITIES] = list(amenities)
     return listing
+
+
+def given_fields(values: Mapping[str, str]) -> list[str]:
+    """The fields the host answered: every box (unticked is an answer), filled-in values, amenities."""
+    return [f.name for f in FIELDS if f.kind == "checkbox" or values.get(f.name)] + [AMENITIES]
+
+
+def _joined(value: str, field: PageField, today: date) -> str:
+    """Years hosting as the ISO date the host joined (Inside Airbnb's host_since)."""
+    try:
+        years = float(value)
+    except ValueError:
+        years = math.nan
+    if not math.isfinite(years) or not 0 <= years <= MAX_YEARS_HOSTING:
+        raise FormValueError(
+            field.name, f"expected a number of years from 0 to {MAX_YEARS_HOSTING}, got {value!r}"
+        )
+    return (today - timedelta(days=round(years * DAYS_PER_YEAR))).isoformat()
 
 
 def level_sentence(level: str) -> str:
@@ -132,11 +200,51 @@ def level_sentence(level: str) -> str:
 
 
 @dataclass(frozen=True)
+class EffectBar:
+    """One field's effect as a signed bar: label, change in points, width class, direction."""
+
+    field: str
+    label: str
+    points: float
+    width: int
+    raised: bool
+
+    @property
+    def shown(self) -> str:
+        return f"{self.points:+.1f} points"
+
+
+@dataclass(frozen=True)
 class Answer:
-    """A prediction as the page shows it."""
+    """A prediction as the page shows it, with why and the price what-if when computed."""
 
     level: str
     probabilities: dict[str, float]
+    explanation: Explanation | None = None
+
+    def effects(self) -> list[EffectBar]:
+        """The largest effects as bars, the widest 100 % (the others in proportion)."""
+        if self.explanation is None:
+            return []
+        effects = self.explanation.effects
+        largest = max((abs(e.change) for e in effects), default=0.0) or 1.0
+        return [
+            EffectBar(
+                e.field,
+                WHY_LABELS.get(
+                    e.field, _BY_NAME[e.field].label if e.field in _BY_NAME else e.field
+                ),
+                e.change * 100,
+                round(abs(e.change) / largest * 100),
+                e.change >= 0,
+            )
+            for e in effects
+        ]
+
+    def chart(self) -> PriceChart | None:
+        if self.explanation is None:
+            return None
+        return price_chart(self.explanation.curve, self.explanation.base_price)
 
     @property
     def sentence(self) -> str:
@@ -175,13 +283,14 @@ def render_form(
     *,
     errors: Mapping[str, str] | None = None,
     answer: Answer | None = None,
+    batch_error: str | None = None,
 ) -> str:
     """The page with the form (values as given), its errors by field, and the answer if any."""
-    test_f1 = served.metrics.get("test_f1_macro")
     return (
         _templates()
         .get_template("page.html")
         .render(
+            batch_error=batch_error,
             fields=FIELDS,
             choices=choices,
             values=values,
@@ -189,16 +298,41 @@ def render_form(
             errors=errors or {},
             labels={field.name: field.label for field in FIELDS},
             answer=answer,
-            model={
-                "name": served.name,
-                "version": served.version,
-                "test_f1_macro": f"{test_f1:.3f}"
-                if isinstance(test_f1, float) and math.isfinite(test_f1)
-                else None,
-                "trained_at": served.trained_at,
-            },
+            model=_model_facts(served),
         )
     )
+
+
+def render_batch(served: ServedModel, result: BatchResult) -> str:
+    """An upload's results: the summary, a row per listing, the download."""
+    return (
+        _templates()
+        .get_template("batch.html")
+        .render(
+            result=result,
+            download=f"data:text/csv;base64,{base64.b64encode(result.csv).decode()}",
+            download_name=_download_name(result.filename),
+            classes=CLASSES,
+            model=_model_facts(served),
+        )
+    )
+
+
+def _download_name(uploaded: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", uploaded.rsplit("/", 1)[-1]).removesuffix(".gz")
+    return f"{stem.removesuffix('.csv') or 'listings'}-predictions.csv"
+
+
+def _model_facts(served: ServedModel) -> dict[str, Any]:
+    test_f1 = served.metrics.get("test_f1_macro")
+    return {
+        "name": served.name,
+        "version": served.version,
+        "test_f1_macro": f"{test_f1:.3f}"
+        if isinstance(test_f1, float) and math.isfinite(test_f1)
+        else None,
+        "trained_at": served.trained_at,
+    }
 
 
 def render_no_model(model_uri: str, last_error: str | None) -> str:

@@ -108,13 +108,7 @@ def open_listings_csv(
     """
     scheme, path = split_uri(uri)
     with open_input(uri, endpoint_url=endpoint_url) as raw:
-        magic = raw.read(2)
-        gzipped = magic == b"\x1f\x8b"
-        stream: IO[bytes] = io.BufferedReader(_Prefixed(magic, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
-        if gzipped:
-            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
-        head = _peek(uri, stream)
-        columns = _check_header(uri, head, required)
+        gzipped, stream, head, columns = _checked(uri, raw, required)
         if scheme == "file":
             # Local files are read by Arrow's native reader: no Python in the parsing loop.
             native = pa.input_stream(path, compression="gzip" if gzipped else None)
@@ -122,6 +116,25 @@ def open_listings_csv(
                 yield CsvSource(uri, columns, native)  # type: ignore[arg-type]
             return
         yield CsvSource(uri, columns, io.BufferedReader(_Prefixed(head, stream), 1 << 20))  # type: ignore[arg-type]
+
+
+def listings_csv_from_stream(uri: str, raw: IO[bytes], required: Iterable[str]) -> CsvSource:
+    """A listings CSV already open as bytes (an upload; `uri` names it in errors), header checked."""
+    _, stream, head, columns = _checked(uri, raw, required)
+    return CsvSource(uri, columns, io.BufferedReader(_Prefixed(head, stream), 1 << 20))  # type: ignore[arg-type]
+
+
+def _checked(
+    uri: str, raw: IO[bytes], required: Iterable[str]
+) -> tuple[bool, IO[bytes], bytes, tuple[str, ...]]:
+    """Whether it is gzip, the decompressed stream past the head, the head, the checked header."""
+    magic = raw.read(2)
+    gzipped = magic == b"\x1f\x8b"
+    stream: IO[bytes] = io.BufferedReader(_Prefixed(magic, raw), buffer_size=1 << 20)  # type: ignore[arg-type]
+    if gzipped:
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    head = _peek(uri, stream)
+    return gzipped, stream, head, _check_header(uri, head, required)
 
 
 def read_options(columns: Iterable[str]) -> dict[str, object]:

@@ -181,7 +181,9 @@ def raw_string(value: Any) -> str | None:
         return "t" if value else "f"
     if isinstance(value, list | tuple | np.ndarray):
         return json.dumps([str(v) for v in value])
-    text = str(value).strip()
+    # Not trimmed: ingest reads CSV values as they are, and the model learned text lengths (and
+    # categories) from those; a trimmed API value scored differently from the same CSV row.
+    text = str(value)
     return text or None  # an empty CSV field posted as "" is a missing value
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
+import io
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,9 +14,14 @@ import pandas as pd
 import pytest
 from api_fakes import FakeHolder
 
+from occupancy.api.explain import FIELD_COLUMNS, PRICE_FACTORS, SHOWN_EFFECTS, typical_values
 from occupancy.api.holder import ServedModel
 from occupancy.api.page import PAGE_CSP, level_sentence, listing_from_form
-from occupancy.data.clean import MODEL_INPUT_COLUMNS, NUMERIC_FEATURES, treat_frame
+from occupancy.api.schemas import MAX_LISTINGS
+from occupancy.data.clean import MODEL_INPUT_COLUMNS, NUMERIC_FEATURES, clean_listings, treat_frame
+from occupancy.data.parsing import records_to_raw_strings
+from occupancy.data.rows import raw_listing
+from occupancy.data.schema import CLASSES
 from occupancy.training.models import FAMILIES
 
 JERSEY_CITY = "jersey-city_2025-09-25_listings.csv.gz"
@@ -83,6 +92,11 @@ def page_client(api, settings, served: ServedModel, example: pd.DataFrame):
 def _blocks(served: ServedModel) -> dict:
     preprocess = served.model.named_steps["preprocess"]
     return {name: transformer for name, transformer, _ in preprocess.transformers_}
+
+
+def _medians(served: ServedModel) -> dict[str, float]:
+    statistics = _blocks(served)["numeric"].named_steps["impute"].statistics_
+    return dict(zip(NUMERIC_FEATURES, map(float, statistics), strict=True))
 
 
 def test_the_form_offers_the_models_own_categories_amenities_and_medians(
@@ -196,3 +210,215 @@ def test_the_page_may_load_only_its_own_assets_and_post_only_to_itself(page_clie
     assert client.get("/static/page.js").status_code == 200
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/holder.py").status_code == 404
+
+
+def _attributes(html: str, tag: str, css_class: str) -> list[dict[str, str]]:
+    """The attributes of every `tag` element with `css_class`, in document order."""
+    found: list[dict[str, str]] = []
+
+    class _Finder(HTMLParser):
+        def handle_starttag(self, name: str, attrs: list[tuple[str, str | None]]) -> None:
+            attributes = {k: v or "" for k, v in attrs}
+            if name == tag and css_class in attributes.get("class", "").split():
+                found.append(attributes)
+
+    _Finder().feed(html)
+    return found
+
+
+def _form_of(row: pd.Series) -> dict[str, str]:
+    form = {name: row[name] for name in FORM_FIELDS}
+    form["price"] = form["price"].replace("$", "").replace(",", "")
+    return form
+
+
+FORM_FIELDS = (
+    "neighbourhood_cleansed",
+    "latitude",
+    "longitude",
+    "room_type",
+    "property_type",
+    "accommodates",
+    "bedrooms",
+    "beds",
+    "bathrooms",
+    "price",
+    "minimum_nights",
+    "maximum_nights",
+    "host_listings_count",
+)
+
+
+def test_why_shows_each_fields_measured_effect_on_the_winning_level(
+    page_client, served: ServedModel, example: pd.DataFrame, newark_raw
+) -> None:
+    client, _ = page_client
+    form = _form_of(newark_raw.iloc[3]) | {"host_since": "4", "name": "Sunny room near the park"}
+    ticked = ["wifi", "kitchen"]
+    response = client.post("/", data={**form, "amenities": ticked})
+    assert response.status_code == 200, response.text
+    level = _Page(response.text).texts["answer-title"].split(":")[-1].strip()
+    effects = _attributes(response.text, "tr", "effect")
+    assert 1 <= len(effects) <= SHOWN_EFFECTS
+    changes = [float(e["data-change"]) for e in effects]
+    assert changes == sorted(changes, key=abs, reverse=True)
+
+    # Recomputed here from the definition: replace the field, rescore, compare the winner.
+    listing = listing_from_form(form | {"host_is_superhost": ""}, ticked)
+    cleaned = clean_listings(records_to_raw_strings([raw_listing(listing)]))
+    typical = typical_values(_medians(served), example)
+    winner = CLASSES.index(level)
+    base = served.predict_proba(cleaned)[0, winner]
+    for effect in effects:
+        columns = FIELD_COLUMNS[effect["data-field"]]
+        replaced = cleaned.assign(**{c: [typical[c]] for c in columns}).astype(cleaned.dtypes)
+        expected = (base - served.predict_proba(replaced)[0, winner]) * 100
+        assert float(effect["data-change"]) == pytest.approx(expected, abs=1e-9)
+    # The fields shown are ones the host answered, named as the form names them.
+    assert {e["data-field"] for e in effects} <= {
+        *form,
+        "amenities",
+        "instant_bookable",
+        "host_is_superhost",
+        "bathrooms_text",
+    }
+
+
+def test_a_field_at_its_typical_value_has_no_effect(page_client, served: ServedModel) -> None:
+    client, _ = page_client
+    medians = _medians(served)
+    response = client.post("/", data={"price": f"{medians['price']:g}", "accommodates": "9"})
+    effects = {
+        e["data-field"]: float(e["data-change"]) for e in _attributes(response.text, "tr", "effect")
+    }
+    assert effects.get("price", 0.0) == pytest.approx(0.0, abs=1e-12)
+    assert "accommodates" in effects and effects["accommodates"] != 0.0
+
+
+def test_what_if_scores_the_listing_from_half_to_one_and_a_half_times_its_price(
+    page_client, newark_raw
+) -> None:
+    client, _ = page_client
+    form = _form_of(newark_raw.iloc[3])
+    response = client.post("/", data=form)
+    answer = _Page(response.text).probabilities
+    points = _attributes(response.text, "circle", "point")
+    assert len(points) == len(CLASSES) * len(PRICE_FACTORS)  # every level at every price
+    price = float(form["price"])
+    prices = sorted({float(p["data-price"]) for p in points})
+    assert prices == pytest.approx([round(price * f, 2) for f in PRICE_FACTORS])
+    # At the listing's own price the curve is the answer (the pipeline vs the fast path).
+    at_price = {
+        level: float(p["data-probability"])
+        for level, p in zip([lvl for lvl in CLASSES for _ in PRICE_FACTORS], points, strict=True)
+        if float(p["data-price"]) == pytest.approx(price)
+    }
+    assert at_price == pytest.approx(answer, abs=1e-9)
+    assert 'class="current"' in response.text
+
+
+def test_without_a_price_the_curve_is_around_the_typical_price(
+    page_client, served: ServedModel
+) -> None:
+    client, _ = page_client
+    response = client.post("/", data={"accommodates": "2"})
+    prices = sorted({float(p["data-price"]) for p in _attributes(response.text, "circle", "point")})
+    assert prices[len(prices) // 2] == pytest.approx(round(_medians(served)["price"], 2))
+    assert "the typical price (none was given)" in response.text
+
+
+def test_years_hosting_becomes_the_date_the_host_joined() -> None:
+    listing = listing_from_form({"host_since": "2.5"}, [], today=date(2026, 12, 1))
+    assert listing["host_since"] == "2024-06-01"
+    assert listing["bathrooms_text"] == "private bath"
+    assert listing_from_form({"bathrooms_text": "t"}, [])["bathrooms_text"] == "shared bath"
+
+
+@pytest.mark.parametrize("years", ["-1", "many", "nan", "1e9"])
+def test_impossible_years_hosting_are_explained_next_to_the_field(page_client, years) -> None:
+    client, _ = page_client
+    response = client.post("/", data={"host_since": years})
+    assert response.status_code == 422
+    page = _Page(response.text)
+    assert "expected a number of years from 0 to 100" in page.texts["host_since-error"]
+    assert years in page.texts["host_since-error"]
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def test_an_uploaded_csv_is_scored_row_by_row_with_a_download(page_client, newark_raw) -> None:
+    client, _ = page_client
+    rows = newark_raw.head(20).copy()
+    rows.loc[rows.index[4], "price"] = "cheap"
+    response = client.post("/batch", files={"file": ("newark.csv", _csv(rows), "text/csv")})
+    assert response.status_code == 200, response.text
+    results = _attributes(response.text, "tr", "result")
+    assert [r["data-id"] for r in results] == list(rows["id"])
+    assert [r["data-status"] for r in results].count("refused") == 1
+    assert results[4]["data-status"] == "refused"
+    assert "newark.csv: 19 scored, 1 refused" in response.text
+    assert "price" in _Page(response.text).texts["batch"] and "cheap" in response.text
+
+    link = _attributes(response.text, "a", "button")[0]
+    assert link["download"] == "newark-predictions.csv"
+    prefix = "data:text/csv;base64,"
+    assert link["href"].startswith(prefix)
+    download = pd.read_csv(io.BytesIO(base64.b64decode(link["href"][len(prefix) :])), dtype=str)
+    assert list(download["id"]) == list(rows["id"]) and len(download) == 20
+    expected = client.post(
+        "/predict",
+        json={
+            "listings": [
+                {k: v for k, v in r.items() if v != ""}
+                for r in rows.drop(index=rows.index[4]).head(3).to_dict(orient="records")
+            ]
+        },
+    ).json()["predictions"]
+    for row, prediction in zip(download.drop(index=4).head(3).itertuples(), expected, strict=True):
+        assert row.occupancy_level == prediction["occupancy_level"]
+        assert float(row.p_high) == pytest.approx(prediction["probabilities"]["high"], abs=1e-9)
+
+
+def test_a_gzipped_upload_is_read_too(page_client, newark_raw) -> None:
+    client, _ = page_client
+    data = gzip.compress(_csv(newark_raw.head(5)))
+    response = client.post("/batch", files={"file": ("listings.csv.gz", data, "application/gzip")})
+    assert response.status_code == 200, response.text
+    assert len(_attributes(response.text, "tr", "result")) == 5
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x00\x01binary", "not a CSV text file"),
+        (b"name,price\nx,1\n", "no 'id' column"),
+    ],
+)
+def test_an_upload_that_is_not_a_listings_csv_is_refused_in_words(
+    page_client, data, message
+) -> None:
+    client, _ = page_client
+    response = client.post("/batch", files={"file": ("mine.csv", data, "text/csv")})
+    assert response.status_code == 422
+    error = _Page(response.text).texts["file-error"]
+    assert message in error and "'mine.csv'" in error
+    assert "Traceback" not in response.text and "{" not in error
+
+
+def test_an_upload_over_the_apis_batch_limit_is_refused(page_client, newark_raw) -> None:
+    client, _ = page_client
+    many = pd.concat([newark_raw] * (MAX_LISTINGS // len(newark_raw) + 1), ignore_index=True)
+    many["id"] = [str(i + 1) for i in range(len(many))]
+    response = client.post("/batch", files={"file": ("big.csv", _csv(many), "text/csv")})
+    assert response.status_code == 422
+    assert f"more than {MAX_LISTINGS:,} listings" in _Page(response.text).texts["file-error"]
+
+
+def test_a_batch_post_without_a_file_asks_for_one(page_client) -> None:
+    client, _ = page_client
+    response = client.post("/batch", data={"x": "1"})
+    assert response.status_code == 422
+    assert "choose a listings CSV file" in _Page(response.text).texts["file-error"]

@@ -1,36 +1,51 @@
-"""GET / and POST /: the prediction page for people, and the two files it loads.
+"""GET / and POST /: the prediction page for people; POST /batch: an uploaded CSV; its files.
 
-The form posts to the page itself, so it works without JavaScript. A submitted form is checked
+The forms post to the page itself, so they work without JavaScript. A submitted form is checked
 and scored exactly as `POST /predict` checks and scores a listing (the same request schema, the
-same `score_listings`); a refused value is shown in words next to its field.
+same `score_listings`); a refused value is shown in words next to its field. The answer's why
+and what-if (`occupancy.api.explain`) and an upload's scoring run in the scoring threads, like
+every prediction, so the probes never wait for them.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from occupancy.api.batch import BatchResult, score_upload
 from occupancy.api.dependencies import HolderDep, MetricsDep, SettingsDep
+from occupancy.api.explain import Explanation, explain, typical_values
 from occupancy.api.form import FormChoices, form_choices
 from occupancy.api.holder import ModelHolder, ServedModel
 from occupancy.api.page import (
     PAGE_CSP,
     Answer,
+    FormValueError,
     default_values,
+    given_fields,
     listing_from_form,
     parse_form,
+    render_batch,
     render_form,
     render_no_model,
 )
 from occupancy.api.schemas import Listing
 from occupancy.api.scoring import score_listings
 from occupancy.config import Settings
+from occupancy.data.clean import clean_listings
+from occupancy.data.parsing import records_to_raw_strings
+from occupancy.data.rows import raw_listing
 from occupancy.data.schema import CLASSES
-from occupancy.errors import ModelInputError
+from occupancy.errors import DataError, ModelInputError, SchemaError
+
+UPLOAD_FIELD = "file"
 
 router = APIRouter(include_in_schema=False)
 STATIC_TYPES = {"page.css": "text/css; charset=utf-8", "page.js": "text/javascript; charset=utf-8"}
@@ -40,13 +55,23 @@ def _html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status, headers={"Content-Security-Policy": PAGE_CSP})
 
 
-def _choices(request: Request, served: ServedModel) -> FormChoices:
-    """The served version's choices, read from its model once (the page is rendered often)."""
-    cached: tuple[ServedModel, FormChoices] | None = getattr(request.app.state, "page_form", None)
-    if cached is None or cached[0] is not served:
-        cached = (served, form_choices(served.model, served.example))
-        request.app.state.page_form = cached
-    return cached[1]
+@dataclass(frozen=True)
+class _PageModel:
+    """What the page reads from one served version: its form and the typical values of `explain`."""
+
+    served: ServedModel
+    choices: FormChoices
+    typical: dict[str, Any]
+
+
+def _page_model(request: Request, served: ServedModel) -> _PageModel:
+    """The served version's page model, read from its model once (the page is rendered often)."""
+    cached: _PageModel | None = getattr(request.app.state, "page_model", None)
+    if cached is None or cached.served is not served:
+        choices = form_choices(served.model, served.example)
+        cached = _PageModel(served, choices, typical_values(choices.medians, served.example))
+        request.app.state.page_model = cached
+    return cached
 
 
 def _no_model(holder: ModelHolder, settings: Settings) -> HTMLResponse:
@@ -60,7 +85,7 @@ async def page(request: Request, holder: HolderDep, settings: SettingsDep) -> HT
     served = holder.current  # read once: one request, one version
     if served is None:
         return _no_model(holder, settings)
-    choices = _choices(request, served)
+    choices = _page_model(request, served).choices
     return _html(render_form(served, choices, default_values(choices), []))
 
 
@@ -72,12 +97,20 @@ async def answer(
     served = holder.current
     if served is None:
         return _no_model(holder, settings)
-    choices = _choices(request, served)
+    page_model = _page_model(request, served)
+    choices = page_model.choices
     values, amenities = parse_form(await request.body())
     try:
         # The schema and scoring of POST /predict, for a batch of this one listing.
-        listing = Listing.model_validate(listing_from_form(values, amenities))
-        proba = score_listings(served, [listing.model_dump(exclude_none=True)])[0]
+        listing = Listing.model_validate(listing_from_form(values, amenities)).model_dump(
+            exclude_none=True
+        )
+        proba, explanation = await request.app.state.scoring_pool.run(
+            lambda: _answer(page_model, listing, given_fields(values))
+        )
+    except FormValueError as exc:
+        errors = {exc.field: str(exc)}
+        return _html(render_form(served, choices, values, amenities, errors=errors), 422)
     except ValidationError as exc:
         errors = {str(e["loc"][0]) if e["loc"] else "": e["msg"] for e in exc.errors()}
         return _html(render_form(served, choices, values, amenities, errors=errors), 422)
@@ -86,8 +119,46 @@ async def answer(
         return _html(render_form(served, choices, values, amenities, errors=errors), 422)
     level = CLASSES[int(proba.argmax())]
     metrics.predictions.labels(level).inc()
-    result = Answer(level, dict(zip(CLASSES, map(float, proba), strict=True)))
+    result = Answer(level, dict(zip(CLASSES, map(float, proba), strict=True)), explanation)
     return _html(render_form(served, choices, values, amenities, answer=result))
+
+
+def _answer(
+    page_model: _PageModel, listing: dict[str, Any], given: list[str]
+) -> tuple[np.ndarray, Explanation]:
+    """The listing's probabilities as POST /predict gives them, and why, with the price curve."""
+    served = page_model.served
+    proba = score_listings(served, [listing])[0]  # refuses invalid values before any explaining
+    cleaned = clean_listings(records_to_raw_strings([raw_listing(listing)]))
+    return proba, explain(served, cleaned, given, page_model.typical)
+
+
+@router.post("/batch", response_class=HTMLResponse)
+async def batch(request: Request, holder: HolderDep, settings: SettingsDep) -> HTMLResponse:
+    """An uploaded listings CSV scored row by row: a table, the refused rows' reasons, a download."""
+    served = holder.current
+    if served is None:
+        return _no_model(holder, settings)
+    choices = _page_model(request, served).choices
+    defaults = default_values(choices)
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except (ValueError, KeyError) as exc:  # not multipart, or a malformed one
+        error = f"the upload could not be read as a form with a file ({exc})"
+        return _html(render_form(served, choices, defaults, [], batch_error=error), 400)
+    upload = form.get(UPLOAD_FIELD)
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        error = "choose a listings CSV file to upload"
+        return _html(render_form(served, choices, defaults, [], batch_error=error), 422)
+    data = await upload.read()
+    filename = upload.filename
+    try:
+        result: BatchResult = await request.app.state.scoring_pool.run(
+            lambda: score_upload(served.model, filename, data)
+        )
+    except (SchemaError, DataError) as exc:
+        return _html(render_form(served, choices, defaults, [], batch_error=str(exc)), 422)
+    return _html(render_batch(served, result))
 
 
 @functools.cache
