@@ -1,4 +1,4 @@
-"""The prediction page's render time: GET / (and POST / with the default form) on `occupancy serve`.
+"""The prediction page's render time: GET / and POST / (answer, why, what-if) on `occupancy serve`.
 
 A champion is trained on synthetic data (the same preparation as bench_api.py), the API is
 started, and each route is requested N times in a row over one keep-alive connection (httpx),
@@ -20,12 +20,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 from bench_api import VENV_BIN, _free_port, _prepare, _wait
 
 TARGET_MS = 100.0
+FORM = {
+    "accommodates": "2",
+    "bedrooms": "1",
+    "beds": "1",
+    "bathrooms": "1",
+    "price": "120",
+    "minimum_nights": "2",
+    "maximum_nights": "365",
+    "host_listings_count": "1",
+    "host_since": "3",
+    "host_is_superhost": "t",
+    "latitude": "40.73",
+    "longitude": "-74.17",
+    "name": "Bright room near the station",
+}
+AMENITIES = ["wifi", "kitchen", "heating"]
 
 
 def _timed(client: httpx.Client, method: str, path: str, **kwargs: object) -> float:
@@ -72,10 +89,23 @@ def main() -> int:
             form = client.get("/").text
             page = [_timed(client, "GET", "/") for _ in range(args.requests)]
             peer = [_timed(client, "GET", "/model") for _ in range(args.requests)]
-            # The default form as a browser without JavaScript posts it: the prices and counts
-            # shown, no amenity ticked.
+            # A filled-in form (every number, three amenities): the answer, its why (one
+            # rescored row per answered field) and the price curve (eleven more rows). The peer
+            # is POST /predict of the same listing: the difference is the explanation's cost.
             answer = [
-                _timed(client, "POST", "/", data={"price": "120", "accommodates": "2"})
+                _timed(client, "POST", "/", data={**FORM, "amenities": AMENITIES})
+                for _ in range(args.requests)
+            ]
+            joined = date.today() - timedelta(days=round(float(FORM["host_since"]) * 365.25))
+            listing = {
+                **FORM,
+                "amenities": AMENITIES,
+                "instant_bookable": "f",
+                "bathrooms_text": "private bath",  # the page's unticked "shared bathroom"
+                "host_since": joined.isoformat(),  # the page's years hosting, as a date
+            }
+            predict = [
+                _timed(client, "POST", "/predict", json={"listings": [listing]})
                 for _ in range(args.requests)
             ]
     finally:
@@ -86,7 +116,8 @@ def main() -> int:
         "page_bytes": len(form.encode()),
         "first_get_after_load_ms": round(first, 2),
         "get_page": _summary(page),
-        "post_page_answer": _summary(answer),
+        "post_page_answer_with_why_and_what_if": _summary(answer),
+        "peer_post_predict_same_listing": _summary(predict),
         "peer_get_model_json": _summary(peer),
         "target_ms": TARGET_MS,
     }

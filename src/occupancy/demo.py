@@ -47,9 +47,10 @@ def _serve(settings: Settings, port: int) -> None:
 
     body = json.dumps({"listings": [PROBE_LISTING]})
     typer.echo("")
-    typer.echo(
-        f"Serving the champion on http://127.0.0.1:{port} (docs at /docs; Ctrl-C stops). Try:"
-    )
+    typer.echo(f"Serving the champion on http://127.0.0.1:{port} (Ctrl-C stops):")
+    typer.echo(f"  the prediction page: http://127.0.0.1:{port}/")
+    typer.echo(f"  the API's docs:      http://127.0.0.1:{port}/docs")
+    typer.echo("  or from a shell:")
     typer.echo(
         f"  curl -s -X POST http://127.0.0.1:{port}/predict "
         f"-H 'Content-Type: application/json' -d '{body}'"

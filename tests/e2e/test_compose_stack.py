@@ -12,8 +12,10 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from airflow_rest import AIRFLOW, login, trigger
 from pod_replay import render_step_pods
@@ -60,6 +62,44 @@ def test_the_api_answers_a_real_listing_with_the_champion(pipeline, newark_listi
     assert prediction["id"] == listing["id"]
     assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
     assert abs(sum(prediction["probabilities"].values()) - 1.0) < 1e-6
+
+
+def _page(path: str, data: bytes | None = None, content_type: str = "") -> tuple[int, str]:
+    request = urllib.request.Request(f"{API}{path}", data=data, method="POST" if data else "GET")
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def test_the_prediction_page_answers_explains_and_scores_an_upload(
+    pipeline, real_data_dir: Path
+) -> None:
+    wait_for(
+        "the API to load the champion", lambda: http_json(f"{API}/health/ready")[0] == 200, 180, 3
+    )
+    status, page = _page("/")
+    assert status == 200 and 'id="listing-form"' in page and f">{MODEL}<" in page
+    status, answer = _page("/", b"price=120&accommodates=2", "application/x-www-form-urlencoded")
+    assert status == 200 and 'id="answer"' in answer
+    assert 'class="effect"' in answer and answer.count('class="point"') == 44  # 4 levels x 11
+
+    # A batch upload: 20 real listings through the container's read-only root and its /tmp.
+    rows = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    ).head(20)
+    boundary = secrets.token_hex(16)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="twenty.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + rows.to_csv(index=False).encode()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, scored = _page("/batch", body, f"multipart/form-data; boundary={boundary}")
+    assert status == 200 and "twenty.csv: 20 scored, 0 refused" in scored
+    assert scored.count('class="result ok"') == 20 and 'download="twenty-predictions.csv"' in scored
 
 
 def test_airflow_refuses_a_wrong_password(token) -> None:

@@ -58,6 +58,10 @@ def test_demo_runs_the_dags_through_airflow_then_serves_the_champion(tmp_path: P
         assert "champion: airbnb-occupancy-classifier v1 (@champion)" in out
         assert "mlflow ui --backend-store-uri sqlite:///" in out
         assert f"curl -s -X POST http://127.0.0.1:{port}/predict" in out
+        assert f"the prediction page: http://127.0.0.1:{port}/\n" in out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+            assert "How booked will this listing be?" in response.read().decode()
         assert (tmp_path / ".occupancy" / "airflow" / "airflow.db").exists()
 
         request = urllib.request.Request(

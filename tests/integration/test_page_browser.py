@@ -10,19 +10,23 @@ import json
 import struct
 import urllib.request
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from api_support import publish
+from api_support import publish, wait_until
 from browser_support import chromium, serving
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from occupancy.api.explain import PRICE_FACTORS, SHOWN_EFFECTS
+from occupancy.api.page import listing_from_form
 from occupancy.data.clean import NUMERIC_FEATURES
+from occupancy.data.schema import CLASSES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +46,7 @@ TYPED = (
 )
 CHOSEN = ("room_type", "property_type", "neighbourhood_cleansed", "host_response_time")
 TICKED = ("instant_bookable", "host_is_superhost")
+SCRAPED = date(2025, 9, 30)  # the Newark file's scrape
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +126,9 @@ def _real_listing(real_data_dir: Path, model: Any) -> dict[str, str]:
         for column, categories in zip(CHOSEN, encoder.categories_, strict=True)
     }
     for _, row in raw.iterrows():
-        if all(row[c] in known[c] for c in CHOSEN) and all(row[c] for c in (*TYPED, *TICKED)):
+        if all(row[c] in known[c] for c in CHOSEN) and all(
+            row[c] for c in (*TYPED, *TICKED, "host_since", "name", "bathrooms_text")
+        ):
             return {str(k): str(v) for k, v in row.items()}
     raise AssertionError("no complete Newark listing with known categories")
 
@@ -204,6 +211,17 @@ def test_a_real_listing_gets_the_answer_post_predict_gives(
         field.clear()
         field.send_keys(row[name])
         listing[name] = row[name]  # as in the CSV: "$1,234.00" for the price
+    shared = browser.find_element(By.ID, "bathrooms_text")
+    if shared.is_selected() != ("shared" in row["bathrooms_text"].lower()):
+        shared.click()
+    listing["bathrooms_text"] = row["bathrooms_text"]  # the page says only "shared" or not
+    years = f"{(SCRAPED - date.fromisoformat(row['host_since'])).days / 365.25:.1f}"
+    for name, value in (("host_since", years), ("name", row["name"]), ("description", "")):
+        field = browser.find_element(By.ID, name)
+        field.clear()
+        field.send_keys(value)
+    listing["host_since"] = listing_from_form({"host_since": years}, [])["host_since"]
+    listing["name"] = row["name"]
     browser.find_element(By.ID, "price").send_keys(Keys.ENTER)  # the keyboard submits
 
     level, probabilities = _answer(browser)
@@ -218,6 +236,28 @@ def test_a_real_listing_gets_the_answer_post_predict_gives(
     assert share == pytest.approx(max(probabilities.values()), abs=0.02)  # CSS widths, no JS
     assert browser.find_element(By.ID, "model-name").text == MODEL_NAME
 
+    # Why: the fields that moved the answer, as signed bars drawn by the stylesheet.
+    effects = browser.find_elements(By.CSS_SELECTOR, "#why tr.effect")
+    assert 1 <= len(effects) <= SHOWN_EFFECTS
+    for effect in effects:
+        bar = effect.find_element(By.CSS_SELECTOR, ".bar")
+        raised = float(effect.get_attribute("data-change") or "") >= 0
+        assert ("raised" in (bar.get_attribute("class") or "")) == raised
+        assert bar.size["width"] > 0 or abs(float(effect.get_attribute("data-change") or "")) < 0.05
+    widest = max(e.find_element(By.CSS_SELECTOR, ".bar").size["width"] for e in effects)
+    track = effects[0].find_element(By.CSS_SELECTOR, ".track").size["width"]
+    assert widest == pytest.approx(track, abs=2)  # the largest effect fills its half
+    # What if: four lines of eleven prices, the listing's own price marked.
+    chart = browser.find_element(By.CSS_SELECTOR, "#whatif svg.chart")
+    assert chart.size["width"] > 200 and chart.size["height"] > 100
+    assert len(chart.find_elements(By.TAG_NAME, "polyline")) == len(CLASSES)
+    points = chart.find_elements(By.CSS_SELECTOR, "circle.point")
+    assert len(points) == len(CLASSES) * len(PRICE_FACTORS)
+    price = float(row["price"].replace("$", "").replace(",", ""))
+    prices = sorted({float(p.get_attribute("data-price") or "") for p in points})
+    assert prices == pytest.approx([round(price * f, 2) for f in PRICE_FACTORS])
+    assert chart.find_elements(By.CSS_SELECTOR, "line.current")
+
     browser.execute_script("window.scrollTo(0, 0)")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
@@ -225,6 +265,41 @@ def test_a_real_listing_gets_the_answer_post_predict_gives(
     viewport = browser.execute_script("return [window.innerWidth, window.innerHeight]")
     assert (width, height) == tuple(viewport)
     assert SCREENSHOT.stat().st_size > 20_000  # a rendered page, not a blank image
+
+
+def test_a_csv_of_twenty_real_listings_gives_twenty_rows_and_a_download(
+    api_url, browser, real_data_dir, tmp_path
+) -> None:
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    ).head(20)
+    upload = tmp_path / "twenty.csv"
+    raw.to_csv(upload, index=False)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    browser.get(api_url + "/")
+    browser.find_element(By.ID, "file").send_keys(str(upload))
+    browser.find_element(By.CSS_SELECTOR, "#batch-form button[type='submit']").click()
+
+    rows = WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#batch tr.result")
+    )
+    assert [r.get_attribute("data-id") for r in rows] == list(raw["id"])
+    assert "twenty.csv: 20 scored, 0 refused" in browser.find_element(By.ID, "batch-title").text
+    browser.find_element(By.ID, "download").click()
+    saved = downloads / "twenty-predictions.csv"
+    wait_until(saved.exists, 30, f"the download {saved}")
+    results = pd.read_csv(saved, dtype=str)
+    assert list(results["id"]) == list(raw["id"])
+    assert set(results["status"]) == {"ok"}
+    listings = [{k: v for k, v in r.items() if v != ""} for r in raw.head(3).to_dict("records")]
+    for listing, result in zip(listings, results.head(3).itertuples(), strict=True):
+        expected = _predict(api_url, listing)["predictions"][0]
+        assert result.occupancy_level == expected["occupancy_level"]
+        assert float(result.p_mid) == pytest.approx(expected["probabilities"]["mid"], abs=1e-9)
 
 
 def test_an_invalid_price_is_explained_next_to_the_price_field(api_url, browser) -> None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from occupancy.api.metrics import ApiMetrics
 
@@ -38,7 +38,20 @@ class _BodyTooLargeError(Exception):
     """Raised from `receive` inside the app once the body passes MAX_BODY_BYTES."""
 
 
-def _too_large() -> JSONResponse:
+# The prediction page's own routes: a person there reads the refusal as a page, not as JSON.
+PAGE_PATHS = frozenset({"/", "/batch"})
+_TOO_LARGE_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large</title>'
+    '<link rel="stylesheet" href="/static/page.css"></head><body><main><section class="card">'
+    f"<h1>The upload is over {MAX_BODY_BYTES // (1024 * 1024)} MB</h1><p>The page scores files "
+    "of up to 1,000 listings; <code>occupancy predict</code> scores files of any size.</p>"
+    '<p><a href="/">Back to the form</a></p></section></main></body></html>'
+)
+
+
+def _too_large(scope: Scope) -> Response:
+    if scope.get("path") in PAGE_PATHS:
+        return HTMLResponse(_TOO_LARGE_PAGE, status_code=413)
     return JSONResponse(
         status_code=413, content={"detail": f"request body over {MAX_BODY_BYTES} bytes"}
     )
@@ -63,7 +76,7 @@ class RequestMiddleware:
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             status = 413
-            await _too_large()(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
             self._record(scope, status, started, request_id)
             return
         received = 0
@@ -104,7 +117,7 @@ class RequestMiddleware:
                 raise  # a real failure, or too late for a 413: the server closes the connection
         finally:
             if over_limit and not responding:
-                await _too_large()(scope, receive, send_with_id)
+                await _too_large(scope)(scope, receive, send_with_id)
             self._record(scope, status, started, request_id)
 
     def _record(self, scope: Scope, status: int, started: float, request_id: str) -> None:

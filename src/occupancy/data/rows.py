@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from occupancy.data.clean import (
     AMENITIES_COLUMN,
@@ -236,6 +237,17 @@ def clean_rows(raws: Sequence[Raw], *, today: dt.date | None = None) -> CleanedR
         categorical=[[raw.get(name) for raw in raws] for name in CATEGORICAL_FEATURES],
         amenities=[parse_amenities(raw.get(AMENITIES_COLUMN)) for raw in raws],
     )
+
+
+def rows_frame(rows: CleanedRows) -> pd.DataFrame:
+    """CleanedRows as the DataFrame `clean_listings` makes (MODEL_INPUT_COLUMNS, same dtypes)."""
+    frame: dict[str, Any] = {name: rows.numeric[:, i] for i, name in enumerate(NUMERIC_FEATURES)}
+    for name, values in zip(CATEGORICAL_FEATURES, rows.categorical, strict=True):
+        # clean_listings' missing category is NaN, which the pipeline's imputer fills; None is
+        # not missing to it (it would be scored as a category of its own).
+        frame[name] = np.asarray([np.nan if v is None else v for v in values], dtype=object)
+    frame[AMENITIES_COLUMN] = np.asarray(rows.amenities, dtype=object)
+    return pd.DataFrame(frame, columns=[*NUMERIC_FEATURES, *CATEGORICAL_FEATURES, AMENITIES_COLUMN])
 
 
 def raw_listing(listing: Mapping[str, Any]) -> dict[str, str | None]:

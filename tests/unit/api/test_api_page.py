@@ -14,13 +14,20 @@ import pandas as pd
 import pytest
 from api_fakes import FakeHolder
 
-from occupancy.api.explain import FIELD_COLUMNS, PRICE_FACTORS, SHOWN_EFFECTS, typical_values
+from occupancy.api.explain import (
+    FIELD_COLUMNS,
+    PRICE_FACTORS,
+    SHOWN_EFFECTS,
+    explain,
+    typical_values,
+)
 from occupancy.api.holder import ServedModel
+from occupancy.api.middleware import MAX_BODY_BYTES
 from occupancy.api.page import PAGE_CSP, level_sentence, listing_from_form
 from occupancy.api.schemas import MAX_LISTINGS
 from occupancy.data.clean import MODEL_INPUT_COLUMNS, NUMERIC_FEATURES, clean_listings, treat_frame
 from occupancy.data.parsing import records_to_raw_strings
-from occupancy.data.rows import raw_listing
+from occupancy.data.rows import clean_rows, raw_listing
 from occupancy.data.schema import CLASSES
 from occupancy.training.models import FAMILIES
 
@@ -422,3 +429,31 @@ def test_a_batch_post_without_a_file_asks_for_one(page_client) -> None:
     response = client.post("/batch", data={"x": "1"})
     assert response.status_code == 422
     assert "choose a listings CSV file" in _Page(response.text).texts["file-error"]
+
+
+def test_an_upload_over_the_body_limit_is_refused_as_a_page(page_client) -> None:
+    client, _ = page_client
+    data = b"id,host_id\n" + b"1,1\n" * (MAX_BODY_BYTES // 4 + 1)
+    response = client.post("/batch", files={"file": ("huge.csv", data, "text/csv")})
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The upload is over 16 MB" in response.text and "occupancy predict" in response.text
+    # The JSON API keeps its JSON refusal.
+    assert client.post("/predict", content=data).json()["detail"].startswith("request body over")
+
+
+def test_a_model_without_a_fast_path_is_explained_the_same_by_its_pipeline(
+    served: ServedModel, example: pd.DataFrame, newark_raw
+) -> None:
+    listing = listing_from_form(_form_of(newark_raw.iloc[3]), ["wifi"])
+    cleaned = clean_rows([raw_listing(listing)])
+    typical = typical_values(_medians(served), example)
+    given = [*FORM_FIELDS, "amenities"]
+    fast = explain(served, cleaned, given, typical)
+    pipeline = explain(dataclasses.replace(served, fast=None), cleaned, given, typical)
+    assert {e.field: e.change for e in fast.effects} == pytest.approx(
+        {e.field: e.change for e in pipeline.effects}, abs=1e-9
+    )
+    assert [p for point in fast.curve for p in point.probabilities.values()] == pytest.approx(
+        [p for point in pipeline.curve for p in point.probabilities.values()], abs=1e-9
+    )

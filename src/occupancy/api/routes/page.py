@@ -39,9 +39,7 @@ from occupancy.api.page import (
 from occupancy.api.schemas import Listing
 from occupancy.api.scoring import score_listings
 from occupancy.config import Settings
-from occupancy.data.clean import clean_listings
-from occupancy.data.parsing import records_to_raw_strings
-from occupancy.data.rows import raw_listing
+from occupancy.data.rows import clean_rows, raw_listing
 from occupancy.data.schema import CLASSES
 from occupancy.errors import DataError, ModelInputError, SchemaError
 
@@ -129,7 +127,7 @@ def _answer(
     """The listing's probabilities as POST /predict gives them, and why, with the price curve."""
     served = page_model.served
     proba = score_listings(served, [listing])[0]  # refuses invalid values before any explaining
-    cleaned = clean_listings(records_to_raw_strings([raw_listing(listing)]))
+    cleaned = clean_rows([raw_listing(listing)])  # equal to clean_listings, for one row faster
     return proba, explain(served, cleaned, given, page_model.typical)
 
 
