@@ -106,6 +106,29 @@ def _medians(served: ServedModel) -> dict[str, float]:
     return dict(zip(NUMERIC_FEATURES, map(float, statistics), strict=True))
 
 
+def _form_of(row: pd.Series) -> dict[str, str]:
+    form = {name: row[name] for name in FORM_FIELDS}
+    form["price"] = form["price"].replace("$", "").replace(",", "")
+    return form
+
+
+FORM_FIELDS = (
+    "neighbourhood_cleansed",
+    "latitude",
+    "longitude",
+    "room_type",
+    "property_type",
+    "accommodates",
+    "bedrooms",
+    "beds",
+    "bathrooms",
+    "price",
+    "minimum_nights",
+    "maximum_nights",
+    "host_listings_count",
+)
+
+
 def test_the_form_offers_the_models_own_categories_amenities_and_medians(
     page_client, served: ServedModel
 ) -> None:
@@ -155,26 +178,7 @@ def test_a_new_champion_changes_the_form(
 
 def test_a_submitted_form_gets_the_answer_post_predict_gives(page_client, newark_raw) -> None:
     client, _ = page_client
-    row = newark_raw.iloc[3]
-    form = {
-        name: row[name]
-        for name in (
-            "neighbourhood_cleansed",
-            "latitude",
-            "longitude",
-            "room_type",
-            "property_type",
-            "accommodates",
-            "bedrooms",
-            "beds",
-            "bathrooms",
-            "price",
-            "minimum_nights",
-            "maximum_nights",
-            "host_listings_count",
-        )
-    }
-    form["price"] = form["price"].replace("$", "").replace(",", "")
+    form = _form_of(newark_raw.iloc[3])
     form["instant_bookable"] = "t"
     ticked = ["wifi", "kitchen"]
     response = client.post("/", data={**form, "amenities": ticked})
@@ -231,29 +235,6 @@ def _attributes(html: str, tag: str, css_class: str) -> list[dict[str, str]]:
 
     _Finder().feed(html)
     return found
-
-
-def _form_of(row: pd.Series) -> dict[str, str]:
-    form = {name: row[name] for name in FORM_FIELDS}
-    form["price"] = form["price"].replace("$", "").replace(",", "")
-    return form
-
-
-FORM_FIELDS = (
-    "neighbourhood_cleansed",
-    "latitude",
-    "longitude",
-    "room_type",
-    "property_type",
-    "accommodates",
-    "bedrooms",
-    "beds",
-    "bathrooms",
-    "price",
-    "minimum_nights",
-    "maximum_nights",
-    "host_listings_count",
-)
 
 
 def test_why_shows_each_fields_measured_effect_on_the_winning_level(
