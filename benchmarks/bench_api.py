@@ -2,7 +2,8 @@
 
 Both servers run in the same run on the same machine, each loaded by wrk (single-listing POSTs)
 at 1 and 16 connections; plus the latency of a 1,000-listing batch and the in-process
-clean + predict time of one listing (the floor). Targets (issue 2/5): at least 20x the
+clean + predict time of one listing (the floor); the same server with its prediction log off is
+the peer that prices the log. Targets (issue 2/5): at least 20x the
 throughput of `mlflow models serve` at 16 connections, p50 at most 5 ms at 1 connection.
 """
 
@@ -153,15 +154,19 @@ def main() -> int:
     ours_body = json.dumps({"listings": [listing]})
     mlflow_body = json.dumps({"dataframe_records": cleaned.to_dict(orient="records")})
 
-    ours_port, mlflow_port = _free_port(), _free_port()
+    ours_port, mlflow_port, unlogged_port = _free_port(), _free_port(), _free_port()
+    # The same server with its prediction log off: the difference is the log's cost per request.
+    unlogged_env = env | {"OCCUPANCY_PREDICTION_LOG": "false"}
     servers = [
         subprocess.Popen(
-            [str(VENV_BIN / "occupancy"), "serve", "--host", "127.0.0.1", "--port", str(ours_port)],
-            env=env,
+            [str(VENV_BIN / "occupancy"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-        ),
+        )
+        for port, server_env in ((ours_port, env), (unlogged_port, unlogged_env))
+    ] + [
         subprocess.Popen(
             [
                 str(VENV_BIN / "mlflow"),
@@ -184,6 +189,7 @@ def main() -> int:
     ]
     try:
         _wait(f"http://127.0.0.1:{ours_port}/health/ready")
+        _wait(f"http://127.0.0.1:{unlogged_port}/health/ready")
         _wait(f"http://127.0.0.1:{mlflow_port}/ping")
         results: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d"),
@@ -192,6 +198,7 @@ def main() -> int:
         for name, url, body in (
             ("occupancy", f"http://127.0.0.1:{ours_port}/predict", ours_body),
             ("mlflow_models_serve", f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_body),
+            ("occupancy_log_off", f"http://127.0.0.1:{unlogged_port}/predict", ours_body),
         ):
             _wrk(url, body, 1, 2)  # warm-up
             results[name] = {f"c{c}": _wrk(url, body, c, args.seconds) for c in (1, 16)}
@@ -225,16 +232,24 @@ def main() -> int:
     ours, theirs = results["occupancy"], results["mlflow_models_serve"]
     speedup = ours["c16"]["rps"] / theirs["c16"]["rps"]
     results["speedup_c16"] = speedup
+    unlogged = results["occupancy_log_off"]
+    results["prediction_log_added_p50_ms_c1"] = ours["c1"]["p50_ms"] - unlogged["c1"]["p50_ms"]
+    results["prediction_log_throughput_ratio_c16"] = ours["c16"]["rps"] / unlogged["c16"]["rps"]
     for path in recording.write("api", results, record=args.record):
         print(f"results: {path.relative_to(ROOT)}")
     print(f"\n{'server':<22}{'rps@16':>9}{'p50@1':>9}{'p99@1':>9}{'p50@16':>9}{'p99@16':>9}  (ms)")
-    for name in ("occupancy", "mlflow_models_serve"):
+    for name in ("occupancy", "occupancy_log_off", "mlflow_models_serve"):
         r = results[name]
         print(
             f"{name:<22}{r['c16']['rps']:>9.0f}{r['c1']['p50_ms']:>9.2f}{r['c1']['p99_ms']:>9.2f}{r['c16']['p50_ms']:>9.2f}{r['c16']['p99_ms']:>9.2f}"
         )
     print(
         f"batch of 1000 listings: {ours['batch_1000_ms']:.0f} ms; in-process clean+predict of one listing: {results['in_process_predict_ms_p50']:.2f} ms"
+    )
+    print(
+        "prediction log: p50 at 1 connection "
+        f"{results['prediction_log_added_p50_ms_c1']:+.2f} ms, throughput at 16 connections "
+        f"{results['prediction_log_throughput_ratio_c16']:.2f}x of the same server with it off"
     )
     print(
         f"throughput {speedup:.1f}x mlflow models serve (target >= {MIN_SPEEDUP:.0f}x); p50 at 1 connection {ours['c1']['p50_ms']:.2f} ms (target <= {MAX_P50_MS} ms)"

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # On SIGTERM the API keeps answering this long with readiness 503, so load balancers stop
     # routing to it before it closes its socket (Kubernetes removes endpoints asynchronously).
     api_drain_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
+    # The API's prediction log (`occupancy.api.prediction_log`): on, every scored listing is
+    # appended to `<lake>/predictions/` within `prediction_log_flush_seconds`.
+    prediction_log: bool = True
+    prediction_log_flush_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
     max_bad_row_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)

@@ -20,9 +20,11 @@ from occupancy.api.holder import ModelHolder
 from occupancy.api.metrics import ApiMetrics
 from occupancy.api.middleware import RequestMiddleware, SecurityHeadersMiddleware
 from occupancy.api.predict_body import document_predict_body
+from occupancy.api.prediction_log import PredictionLog
 from occupancy.api.routes import ROUTERS
 from occupancy.api.scoring_pool import ScoringPool
 from occupancy.config import Settings
+from occupancy.lake import Lake
 
 if TYPE_CHECKING:
     from occupancy.api.shutdown import DrainFlag
@@ -58,6 +60,15 @@ def create_app(
     app.state.drain = threading.Event() if drain is None else drain
     # Its threads start on first use; uvicorn has finished in-flight requests before exit.
     app.state.scoring_pool = ScoringPool()
+    app.state.prediction_log = (
+        PredictionLog(
+            Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url),
+            metrics,
+            flush_seconds=settings.prediction_log_flush_seconds,
+        )
+        if settings.prediction_log
+        else None
+    )
     for router in ROUTERS:
         app.include_router(router)
     document_predict_body(app)
@@ -93,6 +104,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     threadpool_limits(limits=1)
     pa.set_cpu_count(1)  # Arrow's thread pool only adds hand-offs for request-sized arrays
     holder: ModelHolder = app.state.holder
+    prediction_log: PredictionLog | None = app.state.prediction_log
     holder.start()
+    if prediction_log is not None:
+        prediction_log.start()
     yield
     holder.stop()
+    if prediction_log is not None:
+        prediction_log.stop()  # in-flight requests are done: everything they logged is written

@@ -52,6 +52,23 @@ class ApiMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.prediction_log_records = Counter(
+            "occupancy_prediction_log_records",
+            "Scored listings by what the prediction log did with them (written, "
+            "dropped_queue_full, dropped_write_failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.prediction_log_queued = Gauge(
+            "occupancy_prediction_log_queued_records",
+            "Scored listings waiting to be written to the prediction log",
+            registry=self.registry,
+        )
+        self.prediction_log_last_write = Gauge(
+            "occupancy_prediction_log_last_write_timestamp_seconds",
+            "When the prediction log last wrote a file (Unix time; 0: never)",
+            registry=self.registry,
+        )
         self._served: tuple[str, str] | None = None
 
     def record_check(self, outcome: str, served: ServedModel | None) -> None:

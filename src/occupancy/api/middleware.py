@@ -72,6 +72,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(REQUEST_ID_HEADER, b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
         status = 500
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:

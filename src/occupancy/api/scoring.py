@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from occupancy.api.holder import ServedModel
 from occupancy.data.clean import clean_listings
 from occupancy.data.parsing import records_to_raw_strings
-from occupancy.data.rows import Raw, clean_rows, first_problem, raw_listing
+from occupancy.data.rows import CleanedRows, Raw, clean_rows, first_problem, raw_listing
 from occupancy.data.schema import FEATURE_SOURCE_COLUMNS, HOST_ID_COLUMN, ID_COLUMN
 from occupancy.data.validate import validate_rows
 from occupancy.errors import ModelInputError
@@ -28,6 +29,13 @@ _CHECKED_COLUMNS = (ID_COLUMN, HOST_ID_COLUMN, *FEATURE_SOURCE_COLUMNS)
 
 def score_listings(served: ServedModel, listings: Sequence[dict[str, Any]]) -> np.ndarray:
     """Probabilities (zero, low, mid, high) per listing; ModelInputError locates bad values."""
+    return score_listings_with_input(served, listings)[0]
+
+
+def score_listings_with_input(
+    served: ServedModel, listings: Sequence[dict[str, Any]]
+) -> tuple[np.ndarray, CleanedRows | pd.DataFrame]:
+    """The probabilities and the cleaned model input they were computed from (for the log)."""
     raws = [raw_listing(listing) for listing in listings]
     small = len(raws) <= FAST_PATH_MAX_ROWS
     problems = _row_problems(raws) if small else _batch_problems(raws)
@@ -42,8 +50,10 @@ def score_listings(served: ServedModel, listings: Sequence[dict[str, Any]]) -> n
         ]
         raise ModelInputError(f"{len(problems)} invalid listing(s)", details)
     if small and served.fast is not None:
-        return served.predict_rows(clean_rows(raws))
-    return served.predict_proba(clean_listings(records_to_raw_strings(raws)))
+        rows = clean_rows(raws)
+        return served.predict_rows(rows), rows
+    cleaned = clean_listings(records_to_raw_strings(raws))
+    return served.predict_proba(cleaned), cleaned
 
 
 def _row_problems(raws: Sequence[Raw]) -> list[tuple[int, str, str]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -48,6 +50,11 @@ class S3Server:
     region: str
     buckets: tuple[str, ...]
     data_dir: Path
+    pid: int = 0  # the server's process, for a test that takes S3 down
+
+    def kill(self) -> None:
+        """Take the server down at once, as a crash would (the context's exit then finds it gone)."""
+        os.kill(self.pid, signal.SIGKILL)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point boto3 (and the AWS CLI) at this server."""
@@ -203,6 +210,7 @@ def _start_s3_once(
         region="us-east-1",
         buckets=tuple(buckets),
         data_dir=data_dir,
+        pid=process.pid,
     )
     try:
         client = server.client()

@@ -36,8 +36,9 @@ from occupancy.api.page import (
     render_form,
     render_no_model,
 )
+from occupancy.api.prediction_log import Logged
 from occupancy.api.schemas import Listing
-from occupancy.api.scoring import score_listings
+from occupancy.api.scoring import score_listings_with_input
 from occupancy.config import Settings
 from occupancy.data.rows import clean_rows, raw_listing
 from occupancy.data.schema import CLASSES
@@ -103,8 +104,9 @@ async def answer(
         listing = Listing.model_validate(listing_from_form(values, amenities)).model_dump(
             exclude_none=True
         )
+        logged = Logged(request.app.state.prediction_log, request.state.request_id)
         proba, explanation = await request.app.state.scoring_pool.run(
-            lambda: _answer(page_model, listing, given_fields(values))
+            lambda: _answer(page_model, listing, given_fields(values), logged)
         )
     except FormValueError as exc:
         errors = {exc.field: str(exc)}
@@ -122,13 +124,15 @@ async def answer(
 
 
 def _answer(
-    page_model: _PageModel, listing: dict[str, Any], given: list[str]
+    page_model: _PageModel, listing: dict[str, Any], given: list[str], logged: Logged
 ) -> tuple[np.ndarray, Explanation]:
-    """The listing's probabilities as POST /predict gives them, and why, with the price curve."""
+    """The listing's probabilities as POST /predict gives them (and logs), why, the price curve."""
     served = page_model.served
-    proba = score_listings(served, [listing])[0]  # refuses invalid values before any explaining
-    cleaned = clean_rows([raw_listing(listing)])  # equal to clean_listings, for one row faster
-    return proba, explain(served, cleaned, given, page_model.typical)
+    # Refuses invalid values before any explaining; the why's variants are not predictions.
+    proba, cleaned = score_listings_with_input(served, [listing])
+    logged.scored(served, [listing], cleaned, proba)
+    one = clean_rows([raw_listing(listing)])  # equal to clean_listings, for one row faster
+    return proba[0], explain(served, one, given, page_model.typical)
 
 
 @router.post("/batch", response_class=HTMLResponse)

@@ -10,8 +10,9 @@ from occupancy.api.errors import NOT_READY_OR_INVALID, TOO_LARGE
 from occupancy.api.holder import ModelHolder
 from occupancy.api.metrics import ApiMetrics
 from occupancy.api.predict_body import PREDICT_BODY_OPENAPI, parse_listings
+from occupancy.api.prediction_log import Logged
 from occupancy.api.schemas import ModelRef, Prediction, PredictResponse
-from occupancy.api.scoring import score_listings
+from occupancy.api.scoring import score_listings_with_input
 from occupancy.data.schema import CLASSES, ID_COLUMN
 
 router = APIRouter(tags=["predict"])
@@ -31,18 +32,24 @@ async def predict(
     # a scoring thread (`scoring_pool`), so the probes never wait behind a batch.
     body = await request.body()
     content_type = request.headers.get("content-type")
-    return await pool.run(lambda: _answer(body, content_type, holder, metrics))
+    logged = Logged(request.app.state.prediction_log, request.state.request_id)
+    return await pool.run(lambda: _answer(body, content_type, holder, metrics, logged))
 
 
 def _answer(
-    body: bytes, content_type: str | None, holder: ModelHolder, metrics: ApiMetrics
+    body: bytes,
+    content_type: str | None,
+    holder: ModelHolder,
+    metrics: ApiMetrics,
+    logged: Logged,
 ) -> Response:
     listings = parse_listings(
         body, content_type
     )  # a malformed body is a 422 with or without a model
     # Read once: a swap while this request is scored does not change the model that answers it.
     served = served_model(holder)
-    proba = score_listings(served, listings)
+    proba, cleaned = score_listings_with_input(served, listings)
+    logged.scored(served, listings, cleaned, proba)
     levels = np.asarray(CLASSES, dtype=object)[proba.argmax(axis=1)]
     for level in levels:
         metrics.predictions.labels(level).inc()
