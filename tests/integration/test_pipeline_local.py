@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from occupancy.config import Settings
+from occupancy.monitoring.profile import FILE_NAME as PROFILE_FILE
+from occupancy.monitoring.profile import check_profile
 from occupancy.predict import run_predict
 from occupancy.registry import Registry
 from occupancy.steps.ingest import run_ingest
@@ -69,7 +71,7 @@ def test_newark_champion_beats_the_reference_baseline(newark_home) -> None:
     assert decision["test_f1_macro"] > BASELINE_TEST_F1["newark_2025-09-30"]
 
 
-def test_every_family_is_a_child_run_with_metrics_and_artifacts(newark_home) -> None:
+def test_every_family_is_a_child_run_with_metrics_and_artifacts(newark_home, tmp_path) -> None:
     settings, _ = newark_home
     registry = Registry(settings)
     children = registry.children(registry.parent_run("newark-1", create=False))
@@ -88,6 +90,13 @@ def test_every_family_is_a_child_run_with_metrics_and_artifacts(newark_home) -> 
         artifacts = {a.path for a in registry.client.list_artifacts(child.info.run_id)}
         assert {"model_card.md", "confusion_matrix_valid.png", "input_importance.png"} <= artifacts
         assert child.inputs.dataset_inputs, "dataset lineage is logged"
+        # The reference profile drift is measured against, from this family's own training rows.
+        local = registry.client.download_artifacts(child.info.run_id, PROFILE_FILE, str(tmp_path))
+        profile = json.loads(Path(local).read_text())
+        check_profile(profile, PROFILE_FILE)
+        assert profile["rows"] == int(child.data.params["train_rows"])
+        assert sum(profile["classes"].values()) == pytest.approx(1.0)
+        assert sum(profile["numeric"]["price"]["shares"]) == pytest.approx(1.0)
 
 
 def test_rerunning_train_and_promote_changes_nothing(newark_home) -> None:

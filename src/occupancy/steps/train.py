@@ -18,6 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from occupancy.config import Settings
 from occupancy.errors import ConfigError
+from occupancy.monitoring.profile import FILE_NAME as PROFILE_FILE
+from occupancy.monitoring.profile import reference_profile
 from occupancy.provenance import git_sha
 from occupancy.registry import FAMILY_TAG, ROLE_TAG, RUN_ID_TAG, FamilyRun, Registry
 from occupancy.run_layout import open_run
@@ -148,6 +150,9 @@ def _log_run(
             family.name, params, metrics, data_info, list(importance.head(10).index)
         )
         (out / "model_card.md").write_text(card)
+        # What drift is measured against once this model serves (occupancy.monitoring.drift).
+        profile = reference_profile(data.X("train"), data.y("train"), model.predict(X_valid))
+        (out / PROFILE_FILE).write_text(json.dumps(profile))
         active.log_artifacts(out)
     active.log_model(model, X_valid)  # promotion registers exactly this logged model
     return metrics
