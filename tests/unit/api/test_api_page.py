@@ -438,3 +438,15 @@ def test_a_model_without_a_fast_path_is_explained_the_same_by_its_pipeline(
     assert [p for point in fast.curve for p in point.probabilities.values()] == pytest.approx(
         [p for point in pipeline.curve for p in point.probabilities.values()], abs=1e-9
     )
+
+
+def test_a_malformed_upload_is_a_400_page_not_a_500(page_client) -> None:
+    client, _ = page_client
+    response = client.post(
+        "/batch",
+        content=b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nno end',
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in response.text

@@ -18,6 +18,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.formparsers import MultiPartException
 
 from occupancy.api.batch import BatchResult, score_upload
 from occupancy.api.dependencies import HolderDep, MetricsDep, SettingsDep
@@ -145,7 +146,7 @@ async def batch(request: Request, holder: HolderDep, settings: SettingsDep) -> H
     defaults = default_values(choices)
     try:
         form = await request.form(max_files=1, max_fields=4)
-    except (ValueError, KeyError) as exc:  # not multipart, or a malformed one
+    except (MultiPartException, ValueError, KeyError) as exc:  # not multipart, or malformed
         error = f"the upload could not be read as a form with a file ({exc})"
         return _html(render_form(served, choices, defaults, [], batch_error=error), 400)
     upload = form.get(UPLOAD_FIELD)
