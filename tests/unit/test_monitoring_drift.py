@@ -94,6 +94,19 @@ def test_another_city_drifts_on_where_the_listings_are(real_data_dir: Path, prof
         assert drift[name] > LARGE, (name, drift[name])
 
 
+def test_ks_sees_no_shift_of_the_file_against_itself_on_counts_and_flags_too(
+    newark: pd.DataFrame, profile: dict
+) -> None:
+    # Counts and flags repeat values, so the sketch's CDF steps: the statistic must compare the
+    # window with the reference both at and just below each value (else a flag "drifts" by 0.5).
+    half = newark.iloc[::2]
+    for name, reference in profile["numeric"].items():
+        if reference["rows"]:
+            drift = numeric_drift(name, reference, half[name])
+            exact = stats.ks_2samp(newark[name].dropna(), half[name].dropna()).statistic
+            assert drift.statistic is not None and drift.statistic < exact + 0.02, name
+
+
 def test_ks_matches_scipy_on_the_raw_values(newark: pd.DataFrame, profile: dict) -> None:
     window = newark.iloc[::3].assign(price=lambda f: f["price"] * 1.2)
     ours = numeric_drift("price", profile["numeric"]["price"], window["price"])
@@ -110,6 +123,19 @@ def test_chi_square_flags_a_changed_category_mix(newark: pd.DataFrame, profile: 
     private = test[test["room_type"] == "Private room"]
     only = categorical_drift("room_type", profile["categorical"]["room_type"], private["room_type"])
     assert only.p_value is not None and only.p_value < 1e-6 and only.psi > LARGE
+
+
+def test_a_feature_missing_everywhere_and_an_empty_window(newark: pd.DataFrame) -> None:
+    nothing = pd.Series([np.nan] * 50)
+    reference = reference_profile(
+        newark[list(MODEL_INPUT_COLUMNS)].assign(price=np.nan),
+        newark["occupancy_level"],
+        newark["occupancy_level"],
+    )["numeric"]["price"]
+    assert numeric_drift("price", reference, nothing).psi == pytest.approx(0.0, abs=1e-9)
+    assert numeric_drift("price", reference, pd.Series([100.0] * 50)).psi > LARGE
+    empty = numeric_drift("price", reference, pd.Series([], dtype="float64"))
+    assert np.isnan(empty.psi) and empty.window_rows == 0
 
 
 def test_psi_is_zero_for_equal_mixes_and_grows_with_the_shift() -> None:

@@ -9,6 +9,7 @@ files are what `occupancy predict` is for.
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,12 @@ from occupancy.data.csvio import iter_batches, listings_csv_from_stream
 from occupancy.data.csvsafe import neutralise_table
 from occupancy.data.schema import REQUIRED_FOR_SCORING
 from occupancy.data.validate import validate_rows
-from occupancy.errors import DataError
+from occupancy.errors import DataError, SchemaError
 from occupancy.scored_rows import OUTPUT_SCHEMA, REFUSED, REQUIRED_VALUES, score_batch
+
+GZIP_MAGIC = b"\x1f\x8b"
+# 1,000 listings with long descriptions are about 10 MB of CSV; past this an upload is refused.
+MAX_PLAIN_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class BatchResult:
 def score_upload(model: Any, filename: str, data: bytes) -> BatchResult:
     """Score an uploaded CSV(.gz); SchemaError/DataError say in one sentence why it cannot be."""
     name = f"the uploaded file {filename!r}" if filename else "the uploaded file"
-    source = listings_csv_from_stream(name, io.BytesIO(data), REQUIRED_FOR_SCORING)
+    plain = _gunzipped(name, data) if data[:2] == GZIP_MAGIC else data
+    source = listings_csv_from_stream(name, io.BytesIO(plain), REQUIRED_FOR_SCORING)
     seen_ids: set[int] = set()  # a repeated id is refused wherever it is, as ingest does
     tables: list[pa.Table] = []
     rows = 0
@@ -65,3 +71,27 @@ def score_upload(model: Any, filename: str, data: bytes) -> BatchResult:
     # A spreadsheet opening the download must not run an id or a quoted value as a formula.
     pacsv.write_csv(neutralise_table(table), buffer)
     return BatchResult(filename, table.to_pylist(), buffer.getvalue())
+
+
+def _gunzipped(name: str, data: bytes) -> bytes:
+    """A gzip upload decompressed, refused past MAX_PLAIN_BYTES (16 MB of gzip can hold 16 GB)."""
+    out = bytearray()
+    rest = data
+    try:
+        while rest:  # a gzip file may hold several members
+            member = zlib.decompressobj(wbits=31)
+            out += member.decompress(rest, MAX_PLAIN_BYTES + 1 - len(out))
+            if len(out) > MAX_PLAIN_BYTES or member.unconsumed_tail:
+                raise DataError(
+                    f"{name} decompresses to more than {MAX_PLAIN_BYTES // 2**20} MB: the page "
+                    f"scores up to {MAX_LISTINGS:,} listings (`occupancy predict` scores files "
+                    "of any size)"
+                )
+            if not member.eof:
+                raise zlib.error("the stream ends before the gzip member does")
+            rest = member.unused_data
+    except zlib.error as exc:
+        raise SchemaError(
+            f"{name} is a truncated or corrupt gzip file ({exc}): compress it again"
+        ) from None
+    return bytes(out)

@@ -105,6 +105,7 @@ def typical_values(medians: Mapping[str, float], example: pd.DataFrame | None) -
         counts = names.value_counts()
         common = sorted(counts.index[counts >= len(joined) / 2])
         typical[AMENITIES_COLUMN] = AMENITY_SEPARATOR.join(common)
+        typical["amenities_count"] = float(len(common))  # the count of that same listing
     return typical
 
 

@@ -55,7 +55,7 @@ class ApiMetrics:
         self.prediction_log_records = Counter(
             "occupancy_prediction_log_records",
             "Scored listings by what the prediction log did with them (written, "
-            "dropped_queue_full, dropped_write_failed)",
+            "dropped_queue_full, dropped_write_failed, dropped_stopped)",
             ["outcome"],
             registry=self.registry,
         )

@@ -138,7 +138,8 @@ def parse_form(body: bytes) -> tuple[dict[str, str], list[str]]:
         if name == AMENITIES:
             amenities.append(value)
         elif name in _BY_NAME:
-            values[name] = value.strip()
+            # Free text as typed (ingest never trims; its length is a feature); the rest trimmed.
+            values[name] = value if _BY_NAME[name].kind in ("text", "textarea") else value.strip()
     return values, amenities
 
 

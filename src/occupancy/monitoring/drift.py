@@ -7,7 +7,8 @@ empirical CDF against the reference's quantile sketch), chi-square for categorie
 the predicted levels is the same PSI over the four levels.
 
 PSI reads as usual: under 0.1 stable, 0.1 to 0.25 a moderate shift, over 0.25 a large one. Zero
-shares are floored at EPSILON so a bin that is empty on one side gives a large, finite PSI.
+shares are floored at EPSILON so a bin that is empty on one side gives a large, finite PSI; an
+empty window has no PSI (NaN), not a made-up one.
 
 Own code rather than a library: Evidently (0.7.23) fails to import with pandas 3 here, and the
 statistics are a few lines each over SciPy.
@@ -26,7 +27,6 @@ from scipy import stats
 from occupancy.data.clean import AMENITIES_COLUMN
 from occupancy.monitoring.profile import (
     OTHER,
-    SKETCH_POINTS,
     amenity_shares,
     bin_shares,
     class_shares,
@@ -57,6 +57,8 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
 
 def numeric_drift(name: str, reference: Mapping[str, Any], values: pd.Series) -> FeatureDrift:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    if not len(numbers):
+        return FeatureDrift(name, "numeric", float("nan"), None, None, 0)
     present = np.sort(numbers[np.isfinite(numbers)])
     missing = 1.0 - len(present) / len(numbers) if len(numbers) else 0.0
     edges = np.asarray(reference["edges"], dtype="float64")
@@ -73,15 +75,34 @@ def numeric_drift(name: str, reference: Mapping[str, Any], values: pd.Series) ->
 
 
 def _ks(present: np.ndarray, sketch: np.ndarray, reference_rows: int) -> tuple[float, float]:
-    """KS statistic of sorted window values against the reference's quantile sketch, p-value."""
-    levels = np.linspace(0, 1, SKETCH_POINTS)
-    # The reference CDF at each window value (ties in the sketch: its last level, as a CDF).
-    reference_cdf = np.interp(present, sketch, levels, left=0.0, right=1.0)
+    """KS statistic of sorted window values against the reference's quantile sketch, p-value.
+
+    The reference CDF is the sketch's, linear between distinct sketch values and stepping at a
+    repeated one (counts and flags repeat a lot): at x it is F(x), just below x it is F(x-), and
+    the statistic compares the window's steps with both.
+    """
+    values, first = np.unique(sketch, return_index=True)
+    last = np.append(first[1:] - 1, len(sketch) - 1)
+    step = 1.0 / (len(sketch) - 1)
+    # Between two distinct sketch values the CDF climbs one step, linearly; at a value it is
+    # its last repeated level, just below it its first.
+    index = np.searchsorted(values, present, side="right") - 1
+    inside = np.clip(index, 0, len(values) - 1)
+    following = np.clip(inside + 1, 0, len(values) - 1)
+    gap = values[following] - values[inside]
+    fraction = np.divide(present - values[inside], gap, out=np.zeros_like(present), where=gap > 0)
+    at = np.where(index < 0, 0.0, np.minimum(1.0, (last[inside] + fraction) * step))
+    exact = (index >= 0) & (present == values[inside])
+    below = np.where(exact, first[inside] * step, at)
     n = len(present)
-    above = np.arange(1, n + 1) / n - reference_cdf
-    below = reference_cdf - np.arange(0, n) / n
-    statistic = float(max(above.max(), below.max(), 0.0))
-    effective = max(1, round(n * reference_rows / (n + reference_rows)))
+    # The window's own CDF after and before each of its (sorted) values; ties take the last.
+    upper = np.searchsorted(present, present, side="right") / n
+    lower = np.searchsorted(present, present, side="left") / n
+    statistic = float(max(np.max(upper - at), np.max(below - lower), 0.0))
+    # The sketch is 101 points, not every training row: its own error (about a percentile)
+    # would read as significant for big windows, so the reference counts as at most 10,000 rows.
+    effective_reference = min(reference_rows, 10_000)
+    effective = max(1, round(n * effective_reference / (n + effective_reference)))
     return statistic, float(stats.kstwo.sf(statistic, effective))
 
 
@@ -95,7 +116,9 @@ def categorical_drift(name: str, reference: Mapping[str, Any], values: pd.Series
     expected.append(reference["missing"])
     observed = [float(counts.get(b, 0)) for b in bins] + [float(len(values) - len(present))]
     total = sum(observed)
-    actual = [o / total for o in observed] if total else [0.0] * len(observed)
+    if not total:
+        return FeatureDrift(name, "categorical", float("nan"), None, None, 0)
+    actual = [o / total for o in observed]
     statistic = p_value = None
     if total:
         floor = np.clip(np.asarray(expected), EPSILON, None)

@@ -39,7 +39,8 @@ def numeric_profile(values: pd.Series) -> dict[str, Any]:
     present = numbers[np.isfinite(numbers)]
     missing = 1.0 - len(present) / len(numbers) if len(numbers) else 0.0
     if not len(present):
-        return {"edges": [], "shares": [], "missing": missing, "sketch": [], "rows": 0}
+        # One (empty) bin besides missing, as for any other feature: the shapes always match.
+        return {"edges": [], "shares": [0.0], "missing": missing, "sketch": [], "rows": 0}
     edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))
     return {
         "edges": edges.tolist(),
@@ -72,10 +73,11 @@ def categorical_profile(values: pd.Series) -> dict[str, Any]:
 def amenity_shares(amenities: pd.Series, names: list[str] | None = None) -> dict[str, float]:
     """The share of listings that have each amenity (the most common TOP_AMENITIES, or `names`)."""
     lists = amenities.fillna("").astype(str).str.lower().str.split(AMENITY_SEPARATOR)
-    exploded = lists.explode()
+    exploded = lists.reset_index(drop=True).explode()
     exploded = exploded[exploded != ""]
     # Listings, not mentions: an amenity written twice in one listing counts once.
-    having = exploded.groupby(level=0).unique().explode().value_counts() / max(1, len(amenities))
+    unique = exploded.reset_index().drop_duplicates()
+    having = unique.iloc[:, 1].value_counts() / max(1, len(amenities))
     if names is None:
         names = list(having.head(TOP_AMENITIES).index)
     return {name: float(having.get(name, 0.0)) for name in names}

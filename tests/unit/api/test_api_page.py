@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from api_fakes import FakeHolder
 
+from occupancy.api.batch import MAX_PLAIN_BYTES
 from occupancy.api.explain import (
     FIELD_COLUMNS,
     PRICE_FACTORS,
@@ -450,3 +451,20 @@ def test_a_malformed_upload_is_a_400_page_not_a_500(page_client) -> None:
     assert response.status_code in (400, 422)
     assert response.headers["content-type"].startswith("text/html")
     assert "Traceback" not in response.text
+
+
+def test_a_gzip_bomb_upload_is_refused_before_it_fills_memory(page_client) -> None:
+    client, _ = page_client
+    bomb = gzip.compress(b"id,host_id\n" + b"\n" * (MAX_PLAIN_BYTES + 1), compresslevel=9)
+    assert len(bomb) < MAX_BODY_BYTES  # it passes the body limit: only its content is too big
+    response = client.post("/batch", files={"file": ("bomb.csv.gz", bomb, "application/gzip")})
+    assert response.status_code == 422
+    assert "decompresses to more than 64 MB" in _Page(response.text).texts["file-error"]
+
+
+def test_a_truncated_gzip_upload_is_refused_in_words(page_client, newark_raw) -> None:
+    client, _ = page_client
+    data = gzip.compress(_csv(newark_raw.head(5)))[:-20]
+    response = client.post("/batch", files={"file": ("cut.csv.gz", data, "application/gzip")})
+    assert response.status_code == 422
+    assert "truncated or corrupt gzip" in _Page(response.text).texts["file-error"]

@@ -149,12 +149,15 @@ async def batch(request: Request, holder: HolderDep, settings: SettingsDep) -> H
     except (MultiPartException, ValueError, KeyError) as exc:  # not multipart, or malformed
         error = f"the upload could not be read as a form with a file ({exc})"
         return _html(render_form(served, choices, defaults, [], batch_error=error), 400)
-    upload = form.get(UPLOAD_FIELD)
-    if upload is None or isinstance(upload, str) or not upload.filename:
-        error = "choose a listings CSV file to upload"
-        return _html(render_form(served, choices, defaults, [], batch_error=error), 422)
-    data = await upload.read()
-    filename = upload.filename
+    try:
+        upload = form.get(UPLOAD_FIELD)
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            error = "choose a listings CSV file to upload"
+            return _html(render_form(served, choices, defaults, [], batch_error=error), 422)
+        data = await upload.read()
+        filename = upload.filename
+    finally:
+        await form.close()  # an upload over 1 MB was spooled to a temporary file: removed
     try:
         result: BatchResult = await request.app.state.scoring_pool.run(
             lambda: score_upload(served.model, filename, data)
