@@ -217,6 +217,20 @@ def seed_lake(
     _emit(run_seed(get_settings(), source=source, rows=rows, seed=seed, buckets=bucket or []))
 
 
+@step_app.command("drift")
+@_friendly
+def drift(
+    days: Annotated[int, typer.Option("--days", help="Days of the prediction log to measure.")] = 7,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day of the window (YYYY-MM-DD; today).")
+    ] = None,
+) -> None:
+    """The champion's input drift over the prediction log, against its reference profile."""
+    from occupancy.steps.drift import run_drift
+
+    _emit(run_drift(get_settings(), days=days, until=until))
+
+
 @app.command("predict")
 @_friendly
 def predict(

@@ -6,12 +6,16 @@ import json
 import os
 import subprocess  # nosec B404
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from occupancy.config import Settings
+from occupancy.errors import DataError
+from occupancy.lake import Lake
 from occupancy.monitoring.profile import FILE_NAME as PROFILE_FILE
 from occupancy.monitoring.profile import check_profile
 from occupancy.predict import run_predict
@@ -107,6 +111,42 @@ def test_rerunning_train_and_promote_changes_nothing(newark_home) -> None:
     assert repeat["reused"] and repeat["version"] == decision["version"]
     registry = Registry(settings)
     assert len(registry.client.search_model_versions(f"name = '{settings.model_name}'")) == 1
+
+
+def test_drift_of_what_the_api_was_asked_is_measured_against_the_champions_profile(
+    newark_home, real_data_dir
+) -> None:
+    """The loop's first half for real: the API serving the champion logs what it scores; the
+    drift step reads that log and the champion's profile. Prices x 1.5: price drifts most."""
+    from fastapi.testclient import TestClient
+
+    from occupancy.api.app import create_app
+    from occupancy.steps.drift import run_drift
+
+    settings, decision = newark_home
+    raw = pd.read_csv(
+        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
+    )
+    price = pd.to_numeric(raw["price"].str.replace(r"[$,]", "", regex=True), errors="coerce")
+    raw["price"] = (price * 1.5).round(2).astype(str).where(price.notna(), "")
+    listings = [{k: v for k, v in r.items() if v != ""} for r in raw.to_dict("records")]
+    with TestClient(create_app(settings, poll_seconds=0.5)) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the API never loaded the champion"
+            threading.Event().wait(0.2)
+        for start in range(0, len(listings), 500):
+            answer = client.post("/predict", json={"listings": listings[start : start + 500]})
+            assert answer.status_code == 200, answer.text
+    # The API stopped: its log is written. The drift step measures it.
+    summary = run_drift(settings, days=1)
+    assert summary["model_version"] == str(decision["version"])
+    assert summary["rows"] == len(listings)
+    assert summary["largest"][0]["feature"] == "price" and summary["largest"][0]["psi"] > 0.25
+    report = Lake(settings.lake_uri).read_json(summary["report"].split("/lake/", 1)[1])
+    assert report["window"]["rows"] == len(listings)
+    with pytest.raises(DataError, match="has no prediction of v"):
+        run_drift(settings, days=1, until="2001-01-01")
 
 
 def test_an_equal_challenger_does_not_replace_the_champion(newark_home, real_data_dir) -> None:

@@ -186,3 +186,21 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_output(tmp_path: Path) -> Non
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "error: interrupted"
     assert not out.exists() and not list(tmp_path.glob(".big.csv.*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--until", "last tuesday"), "--until 'last tuesday' is not a date: use YYYY-MM-DD"),
+        (("--days", "0"), "--days must be 1 or more, got 0"),
+    ],
+)
+def test_drift_with_a_wrong_window_exits_2(tmp_path: Path, args, expected: str) -> None:
+    result = _occupancy(tmp_path / "home", "step", "drift", *args)
+    assert expected in _one_error_line(result)
+    assert result.returncode == 2
+
+
+def test_drift_without_a_champion_says_so(tmp_path: Path) -> None:
+    result = _occupancy(tmp_path / "home", "step", "drift")
+    assert "nothing to monitor" in _one_error_line(result)

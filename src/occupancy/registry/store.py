@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from occupancy.config import Settings
@@ -200,6 +203,19 @@ class Registry:
         uri = f"models:/{self.settings.model_name}/{version}"
         tracking_uri = self.settings.mlflow_tracking_uri
         return self._call(f"load {uri}", artifacts.load_with_example, uri, tracking_uri)  # type: ignore[no-any-return]
+
+    def run_artifact_json(self, mlflow_run_id: str, path: str) -> Any | None:
+        """A JSON artifact of a run (None when the run has no such artifact)."""
+        names = {
+            a.path for a in self._call("list artifacts", self.client.list_artifacts, mlflow_run_id)
+        }
+        if path not in names:
+            return None
+        with tempfile.TemporaryDirectory(prefix="occupancy-artifact-") as tmp:
+            local = self._call(
+                f"download {path}", self.client.download_artifacts, mlflow_run_id, path, tmp
+            )
+            return json.loads(Path(local).read_text())
 
     def version_for_run(self, child_run_id: str) -> Any | None:
         """The registered version made from a child run's model, if already registered.

@@ -1,0 +1,36 @@
+"""A window of the prediction log: what one model version was asked over the last days.
+
+The API writes `predictions/date=YYYY-MM-DD/*.parquet` (`occupancy.api.prediction_log`); a
+window is every file of the dates from `since` to `until`, the rows of one model version.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from occupancy.lake import Lake
+
+PREFIX = "predictions"
+
+
+def window_dates(until: date, days: int) -> list[date]:
+    """The `days` dates ending with `until`, oldest first."""
+    return [until - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def read_window(lake: Lake, dates: list[date], model_version: str) -> pd.DataFrame:
+    """The logged rows of `model_version` on `dates` (an empty frame when there are none)."""
+    tables = []
+    for day in dates:
+        for key in lake.list(f"{PREFIX}/date={day.isoformat()}"):
+            if key.endswith(".parquet"):
+                tables.append(pq.read_table(io.BytesIO(lake.read_bytes(key))))
+    if not tables:
+        return pd.DataFrame()
+    frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+    return frame[frame["model_version"] == str(model_version)].reset_index(drop=True)
