@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param, get_current_context, task
-from occupancy_airflow.assets import PIPELINE_RUN_ID_KEY, PROCESSED_LISTINGS
+from occupancy_airflow.assets import (
+    PIPELINE_RUN_ID_KEY,
+    PROCESSED_LISTINGS,
+    RAW_URI_KEY,
+    RETRAINING_NEEDED,
+)
 from occupancy_airflow.config import DAG_DEFAULTS, DATA, RUN_ID_PATTERN
 from occupancy_airflow.steps import step
 
@@ -18,6 +23,8 @@ Each box runs `occupancy step <name>` in its own pod (or as a local process, see
 `OCCUPANCY_STEP_RUNNER`); every step writes under `runs/<pipeline run id>/` in the lake and
 publishes by writing its manifest last, so a retried step never sees half an output.
 
+0. **raw_uri** — the file to treat: `raw_uri` from the run conf, else the newest triggering
+   `occupancy_retraining_needed` event's, else `OCCUPANCY_RAW_URI` (the step's default).
 1. **ingest** — checks the header against the contract, validates every row (types, ranges,
    duplicate ids), quarantines bad rows with the column and reason, and snapshots the rest as
    Parquet. Fails when more than `OCCUPANCY_MAX_BAD_ROW_FRACTION` of the rows are bad.
@@ -28,13 +35,15 @@ publishes by writing its manifest last, so a retried step never sees half an out
 
 **Run conf** (both optional): `raw_uri` (default `OCCUPANCY_RAW_URI`, e.g.
 `s3://occupancy-lake/raw/listings_big.csv`) and `pipeline_run_id` (default: this Airflow run's id).
-Not scheduled: trigger it when a new file lands (Inside Airbnb publishes quarterly).
+Scheduled by the `occupancy_retraining_needed` Asset that `monitoring_dag` emits when drift or the
+live performance crosses a threshold; trigger it by hand when a new file lands (Inside Airbnb
+publishes quarterly).
 """
 
 with DAG(
     dag_id="data_treatment_dag",
     description="Validate, snapshot and clean raw Inside Airbnb listings",
-    schedule=None,
+    schedule=[RETRAINING_NEEDED],
     **DAG_DEFAULTS,
     tags=["occupancy", "data"],
     doc_md=DOC,
@@ -52,11 +61,26 @@ with DAG(
         ),
     },
 ):
+
+    @task
+    def raw_uri() -> str:
+        """The raw file: the conf's, else the newest retraining request's, else the default."""
+        context = get_current_context()
+        explicit = context["params"].get("raw_uri")
+        if explicit:
+            return str(explicit)
+        events = context.get("triggering_asset_events", {}).get(RETRAINING_NEEDED, [])
+        requested = [e.extra.get(RAW_URI_KEY) for e in events if (e.extra or {}).get(RAW_URI_KEY)]
+        return str(requested[-1]) if requested else ""
+
     ingest = step(
         "ingest",
-        ["step", "ingest", "--run-id", PIPELINE_RUN_ID, "--raw", "{{ params.raw_uri or '' }}"],
+        [
+            "step", "ingest", "--run-id", PIPELINE_RUN_ID,
+            "--raw", "{{ ti.xcom_pull(task_ids='raw_uri') or '' }}",
+        ],
         resources=DATA,
-    )
+    )  # fmt: skip
     treat = step("treat", ["step", "treat", "--run-id", PIPELINE_RUN_ID], resources=DATA)
 
     @task(outlets=[PROCESSED_LISTINGS])
@@ -66,4 +90,4 @@ with DAG(
         events[PROCESSED_LISTINGS].extra = {PIPELINE_RUN_ID_KEY: pipeline_run_id}
         return pipeline_run_id
 
-    ingest >> treat >> publish_processed(PIPELINE_RUN_ID)
+    raw_uri() >> ingest >> treat >> publish_processed(PIPELINE_RUN_ID)

@@ -143,6 +143,9 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
 # A step's exit code when its input or a contract is wrong (= occupancy.errors.EXIT_BAD_INPUT,
 # tests/dags/test_contracts.py): no retry can fix it, so both runners fail the task at once.
 EXIT_BAD_INPUT = 2
+# Where a step writes its summary for a task that returns it as XCom (= occupancy.cli.
+# RESULT_FILE_ENV, tests/dags/test_contracts.py).
+RESULT_FILE_ENV = "OCCUPANCY_STEP_RESULT_FILE"
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"  # = occupancy.run_layout.RUN_ID_PATTERN (tests/dags/test_contracts.py)
 

@@ -3,23 +3,28 @@
 Used in `occupancy demo` (through `airflow dags test`) and in docker compose, where Airflow and
 the `occupancy` package share a machine. Output is streamed line by line into the task log, and
 a non-zero exit fails the task with the step's own `error: ...` line as the reason: exit 2 (bad
-input, DESIGN.md section 5) at once, without the retries any other failure gets.
+input, DESIGN.md section 5) at once, without the retries any other failure gets. With
+`result=True` the step's summary (the JSON it writes to OCCUPANCY_STEP_RESULT_FILE) is the task's
+return value, its XCom, as a pod's is through the provider's sidecar.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from occupancy_airflow.config import EXIT_BAD_INPUT
+from occupancy_airflow.config import EXIT_BAD_INPUT, RESULT_FILE_ENV
 
 
 class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not analysed here
@@ -29,9 +34,16 @@ class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not a
     ui_color = "#dcefe4"
 
     def __init__(
-        self, *, cmds: list[str], arguments: list[str], executable: str, **kwargs: Any
+        self,
+        *,
+        cmds: list[str],
+        arguments: list[str],
+        executable: str,
+        result: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.result = result
         self.cmds = cmds
         self.arguments = arguments
         self.executable = executable
@@ -46,7 +58,18 @@ class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not a
             )
         return [found, *self.cmds[1:], *map(str, self.arguments)]
 
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Any) -> Any:
+        if not self.result:
+            self._run(os.environ.copy())
+            return None
+        with tempfile.TemporaryDirectory(prefix="occupancy-step-result-") as folder:
+            target = Path(folder) / "result.json"
+            self._run({**os.environ, RESULT_FILE_ENV: str(target)})
+            if not target.is_file():
+                raise AirflowException(f"the step wrote no result to {RESULT_FILE_ENV}")
+            return json.loads(target.read_text(encoding="utf-8"))
+
+    def _run(self, env: dict[str, str]) -> None:
         command = self._command()
         shown = shlex.join([*self.cmds, *map(str, self.arguments)])
         self.log.info("running %s", shown)
@@ -59,6 +82,7 @@ class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not a
             text=True,
             bufsize=1,
             start_new_session=True,
+            env=env,
         )
         self._process = process
         reason = None

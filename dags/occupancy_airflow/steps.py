@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from occupancy_airflow.config import Resources, StepConfig, load_step_config
+from occupancy_airflow.config import RESULT_FILE_ENV, Resources, StepConfig, load_step_config
 from occupancy_airflow.local import LocalStepOperator
 
 CMDS = ["occupancy"]
@@ -22,6 +22,23 @@ STEP_UID = 10001  # the numeric USER of the step image (images/app/Dockerfile)
 PART_OF = "occupancy"
 # The pod's own emptyDir (mounted below on the read-only root), not a /tmp shared with anyone.
 SCRATCH = "/tmp"  # nosec B108
+# The provider's XCom volume in a pod that returns a result (its sidecar reads this file).
+XCOM_RESULT = "/airflow/xcom/return.json"
+
+
+def restricted_container_context() -> Any:
+    """The restricted Pod Security Standard's container settings (steps and the XCom sidecar)."""
+    from kubernetes.client import models as k8s
+
+    return k8s.V1SecurityContext(
+        allow_privilege_escalation=False,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        run_as_user=STEP_UID,
+        run_as_group=STEP_UID,
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
 
 
 def _common(task_id: str, resources: Resources, config: StepConfig) -> dict[str, Any]:
@@ -35,10 +52,13 @@ def _common(task_id: str, resources: Resources, config: StepConfig) -> dict[str,
     }
 
 
-def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[str, Any]:
+def _pod_kwargs(
+    task_id: str, resources: Resources, config: StepConfig, result: bool
+) -> dict[str, Any]:
     from kubernetes.client import models as k8s
 
     name = task_id.replace("_", "-")
+    result_env = [k8s.V1EnvVar(name=RESULT_FILE_ENV, value=XCOM_RESULT)] if result else []
     return {
         "name": f"occupancy-{name}",
         "image": config.image,
@@ -60,6 +80,7 @@ def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[
         "env_vars": [
             k8s.V1EnvVar(name="HOME", value=SCRATCH),
             k8s.V1EnvVar(name="OCCUPANCY_HOME", value=f"{SCRATCH}/occupancy"),
+            *result_env,
         ],
         "volumes": [
             k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="4Gi"))
@@ -76,21 +97,15 @@ def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[
             fs_group=STEP_UID,
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
         ),
-        "container_security_context": k8s.V1SecurityContext(
-            allow_privilege_escalation=False,
-            capabilities=k8s.V1Capabilities(drop=["ALL"]),
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=STEP_UID,
-            run_as_group=STEP_UID,
-            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-        ),
+        "container_security_context": restricted_container_context(),
         "service_account_name": config.service_account,
         "automount_service_account_token": False,
         "on_finish_action": "delete_pod",
         "get_logs": True,
         "log_events_on_failure": True,
-        "do_xcom_push": False,
+        # A result travels through the provider's sidecar (StepPodOperator makes it restricted).
+        "do_xcom_push": result,
+        "xcom_sidecar_container_security_context": restricted_container_context(),
         "reattach_on_restart": True,
         "startup_timeout_seconds": 600,  # first pull of the step image on a fresh node
         "termination_grace_period": 30,
@@ -99,15 +114,20 @@ def _pod_kwargs(task_id: str, resources: Resources, config: StepConfig) -> dict[
 
 
 def _operator(
-    task_id: str, resources: Resources, config: StepConfig | None
+    task_id: str, resources: Resources, config: StepConfig | None, result: bool = False
 ) -> tuple[type[BaseOperator], dict[str, Any]]:
     config = config or load_step_config()
     common = _common(task_id, resources, config)
     if config.runner == "kubernetes":
         from occupancy_airflow.pod import StepPodOperator
 
-        return StepPodOperator, {**common, **_pod_kwargs(task_id, resources, config)}
-    return LocalStepOperator, {**common, "cmds": CMDS, "executable": config.local_bin}
+        return StepPodOperator, {**common, **_pod_kwargs(task_id, resources, config, result)}
+    return LocalStepOperator, {
+        **common,
+        "cmds": CMDS,
+        "executable": config.local_bin,
+        "result": result,
+    }
 
 
 def step(
@@ -116,10 +136,14 @@ def step(
     *,
     resources: Resources,
     config: StepConfig | None = None,
+    result: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """A task running `occupancy <arguments>`; `arguments` may hold Jinja templates."""
-    operator, options = _operator(task_id, resources, config)
+    """A task running `occupancy <arguments>`; `arguments` may hold Jinja templates.
+
+    With `result`, the step's JSON summary is the task's return value (XCom).
+    """
+    operator, options = _operator(task_id, resources, config, result)
     return operator(arguments=arguments, **options, **kwargs)
 
 

@@ -110,8 +110,17 @@ def _friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Where a step also writes its summary when Airflow wants it as the task's result (XCom): the
+# local runner points it at a file of its own, a pod at the provider's /airflow/xcom/return.json.
+RESULT_FILE_ENV = "OCCUPANCY_STEP_RESULT_FILE"
+
+
 def _emit(summary: dict[str, Any]) -> None:
-    typer.echo(json.dumps(summary, default=str, sort_keys=True))
+    text = json.dumps(summary, default=str, sort_keys=True)
+    target = os.environ.get(RESULT_FILE_ENV)
+    if target:
+        Path(target).write_text(text, encoding="utf-8")
+    typer.echo(text)
 
 
 @step_app.command("ingest")
@@ -217,18 +226,63 @@ def seed_lake(
     _emit(run_seed(get_settings(), source=source, rows=rows, seed=seed, buckets=bucket or []))
 
 
+MonitoringRunId = Annotated[
+    str,
+    typer.Option(
+        "--run-id", help="Monitoring run id: the steps of one run share it (monitoring_dag's)."
+    ),
+]
+Until = Annotated[
+    str | None, typer.Option("--until", help="Last day of the window (YYYY-MM-DD; today).")
+]
+
+
 @step_app.command("drift")
 @_friendly
 def drift(
     days: Annotated[int, typer.Option("--days", help="Days of the prediction log to measure.")] = 7,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Last day of the window (YYYY-MM-DD; today).")
+    until: Until = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Monitoring run id (default: <until>-v<champion version>)."),
     ] = None,
 ) -> None:
     """The champion's input drift over the prediction log, against its reference profile."""
     from occupancy.steps.drift import run_drift
 
-    _emit(run_drift(get_settings(), days=days, until=until))
+    _emit(run_drift(get_settings(), run_id=run_id, days=days, until=until))
+
+
+@step_app.command("performance")
+@_friendly
+def performance(
+    run_id: MonitoringRunId,
+    truth: Annotated[
+        str,
+        typer.Option(
+            "--truth",
+            help="A newer scrape of the city (CSV(.gz): path, file:// or s3://); empty: "
+            "record that nothing was measured.",
+        ),
+    ] = "",
+    days: Annotated[
+        int, typer.Option("--days", help="Days of the prediction log to join with it.")
+    ] = 120,
+    until: Until = None,
+) -> None:
+    """The champion's live macro-F1: its logged predictions against a newer scrape."""
+    from occupancy.steps.performance import run_performance
+
+    _emit(run_performance(get_settings(), run_id=run_id, truth_uri=truth, days=days, until=until))
+
+
+@step_app.command("report")
+@_friendly
+def report(run_id: MonitoringRunId) -> None:
+    """The monitoring run's HTML report, its MLflow run, and whether to retrain."""
+    from occupancy.steps.report import run_report
+
+    _emit(run_report(get_settings(), run_id=run_id))
 
 
 @app.command("predict")

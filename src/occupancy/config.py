@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     # appended to `<lake>/predictions/` within `prediction_log_flush_seconds`.
     prediction_log: bool = True
     prediction_log_flush_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
+    # monitoring_dag asks for retraining when one of these is crossed (occupancy.monitoring.
+    # thresholds): a feature's or the predicted levels' PSI over its maximum, measured on at
+    # least `monitoring_min_rows` predictions, or the live macro-F1 more than `monitoring_max_f1_drop`
+    # under the champion's test macro-F1, over at least `monitoring_min_matched` listings.
+    monitoring_max_feature_psi: float = Field(default=0.25, gt=0.0)
+    monitoring_max_prediction_psi: float = Field(default=0.25, gt=0.0)
+    monitoring_min_rows: int = Field(default=200, ge=1)
+    monitoring_max_f1_drop: float = Field(default=0.10, ge=0.0, le=1.0)
+    monitoring_min_matched: int = Field(default=200, ge=1)
     max_bad_row_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)

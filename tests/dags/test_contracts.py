@@ -44,6 +44,12 @@ def test_dag_run_id_pattern_is_the_packages_rule() -> None:
     assert f"^{RUN_ID_PATTERN}$" == _dag_config().RUN_ID_PATTERN
 
 
+def test_dag_runners_and_the_cli_name_the_same_result_file_variable() -> None:
+    from occupancy.cli import RESULT_FILE_ENV
+
+    assert RESULT_FILE_ENV == _dag_config().RESULT_FILE_ENV
+
+
 def test_dag_runners_fail_at_once_on_the_packages_bad_input_exit_code() -> None:
     assert EXIT_BAD_INPUT == _dag_config().EXIT_BAD_INPUT == 2
 

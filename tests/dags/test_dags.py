@@ -1,4 +1,4 @@
-"""The two DAGs: they parse fast, without the ML stack, with the expected tasks and links."""
+"""The three DAGs: they parse fast, without the ML stack, with the expected tasks and links."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from dag_support import DAGS_FOLDER
 from occupancy.training.models import FAMILIES
 
 EXPECTED_EDGES = {
-    "data_treatment_dag": {("ingest", "treat"), ("treat", "publish_processed")},
+    "data_treatment_dag": {
+        ("raw_uri", "ingest"),
+        ("ingest", "treat"),
+        ("treat", "publish_processed"),
+    },
+    "monitoring_dag": {
+        ("drift", "performance"),
+        ("performance", "report"),
+        ("report", "request_retraining"),
+    },
     "train_pipeline_dag": {
         ("pipeline_run_id", "check_processed"),
         ("check_processed", "train"),
@@ -45,7 +54,19 @@ def test_the_processed_asset_links_the_two_dags(load_dags) -> None:
     (produced,) = publish.outlets
     scheduled_on = bag.dags["train_pipeline_dag"].timetable.asset_condition.objects
     assert [asset.name for asset in scheduled_on] == [produced.name]
-    assert type(bag.dags["data_treatment_dag"].timetable).__name__ == "NullTimetable"  # on demand
+
+
+def test_the_retraining_asset_links_monitoring_to_treatment(load_dags) -> None:
+    bag = load_dags()
+    request = bag.dags["monitoring_dag"].get_task("request_retraining")
+    (produced,) = request.outlets
+    assert produced.name == "occupancy_retraining_needed"
+    scheduled_on = bag.dags["data_treatment_dag"].timetable.asset_condition.objects
+    assert [asset.name for asset in scheduled_on] == [produced.name]
+    assert bag.dags["monitoring_dag"].timetable.expression == "0 0 * * *"  # daily
+    # Only the report returns its summary (the request reads it): the one pod with a sidecar.
+    monitoring = bag.dags["monitoring_dag"]
+    assert [t.task_id for t in monitoring.tasks if getattr(t, "result", False)] == ["report"]
 
 
 def test_training_fans_out_one_mapped_task_per_family(load_dags) -> None:
@@ -83,7 +104,7 @@ def test_a_bad_setting_is_an_import_error_that_names_it(load_dags) -> None:
 
 def test_dag_files_parse_fast_without_the_ml_stack() -> None:
     """Each DAG file in a fresh interpreter: parse time reported, heavy libraries never imported."""
-    for name in ("data_treatment_dag.py", "train_pipeline_dag.py"):
+    for name in ("data_treatment_dag.py", "train_pipeline_dag.py", "monitoring_dag.py"):
         code = (
             "import sys, time\n"
             f"sys.path.append({str(DAGS_FOLDER)!r})\n"

@@ -25,7 +25,11 @@ STEP_TASKS = {
     ("train_pipeline_dag", "check_processed"): ["step", "check"],
     ("train_pipeline_dag", "train"): ["step", "train"],
     ("train_pipeline_dag", "promote"): ["step", "promote"],
+    ("monitoring_dag", "drift"): ["step", "drift"],
+    ("monitoring_dag", "performance"): ["step", "performance"],
+    ("monitoring_dag", "report"): ["step", "report"],
 }
+RESULT_TASKS = {"report"}  # a step whose summary is its task's XCom: a pod with a sidecar
 
 
 def _concrete(task: Any) -> list[Any]:
@@ -61,7 +65,16 @@ def pods(airflow_home) -> list[tuple[str, dict[str, Any]]]:
 
 def test_every_step_task_renders_one_pod_per_step(pods) -> None:
     names = [task_id for task_id, _ in pods]
-    assert names == ["ingest", "treat", "check_processed", *["train"] * len(FAMILIES), "promote"]
+    assert names == [
+        "ingest",
+        "treat",
+        "check_processed",
+        *["train"] * len(FAMILIES),
+        "promote",
+        "drift",
+        "performance",
+        "report",
+    ]
 
 
 def test_step_pods_are_valid_kubernetes_1_33_objects(pods) -> None:
@@ -78,19 +91,35 @@ def test_step_pods_meet_the_restricted_pod_security_standard(pods) -> None:
         assert restricted_violations(pod["spec"]) == [], task_id
         spec = pod["spec"]
         assert spec["automountServiceAccountToken"] is False
-        (container,) = spec["containers"]
+        container = spec["containers"][0]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert {"mountPath": "/tmp", "name": "tmp"} in container["volumeMounts"]
+
+
+def test_a_step_that_returns_a_result_writes_it_where_its_sidecar_reads_it(pods) -> None:
+    """The report's summary reaches Airflow through the provider's XCom sidecar, which must run
+    offline (the step image, not a public alpine) and meet the same restricted standard."""
+    (pod,) = [pod for task_id, pod in pods if task_id in RESULT_TASKS]
+    step, sidecar = pod["spec"]["containers"]
+    assert sidecar["name"] == "airflow-xcom-sidecar"
+    assert sidecar["image"] == step["image"] == KUBERNETES["OCCUPANCY_STEP_IMAGE"]
+    assert sidecar["securityContext"] == step["securityContext"]
+    assert sidecar["resources"]["limits"] == {"cpu": "100m", "memory": "64Mi"}
+    env = {e["name"]: e.get("value") for e in step["env"]}
+    assert env["OCCUPANCY_STEP_RESULT_FILE"] == "/airflow/xcom/return.json"
+    assert {"mountPath": "/airflow/xcom", "name": "xcom"} in step["volumeMounts"]
 
 
 def test_step_pods_run_the_configured_image_command_and_environment(pods) -> None:
     for task_id, pod in pods:
         spec = pod["spec"]
-        (container,) = spec["containers"]
+        container = spec["containers"][0]
         assert container["image"] == KUBERNETES["OCCUPANCY_STEP_IMAGE"]
         assert container["command"] == ["occupancy"]
         assert container["args"][:2] == STEP_TASKS[next(k for k in STEP_TASKS if k[1] == task_id)]
         assert "--run-id" in container["args"]
+        # No XCom sidecar unless the step returns a result.
+        assert len(spec["containers"]) == (2 if task_id in RESULT_TASKS else 1)
         assert container["envFrom"] == [
             {"configMapRef": {"name": "release-step-env"}},
             {"secretRef": {"name": "release-step-secrets"}},
@@ -101,7 +130,6 @@ def test_step_pods_run_the_configured_image_command_and_environment(pods) -> Non
         assert labels["app.kubernetes.io/part-of"] == "occupancy"
         assert labels["app.kubernetes.io/instance"] == "release"  # what NetworkPolicies admit
         assert labels["occupancy.io/s3-client"] == "true"
-        assert len(spec["containers"]) == 1  # no XCom sidecar
 
 
 def test_each_family_gets_its_own_training_pod(pods) -> None:

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from occupancy.config import Settings
-from occupancy.errors import DataError
 from occupancy.lake import Lake
 from occupancy.monitoring.profile import FILE_NAME as PROFILE_FILE
 from occupancy.monitoring.profile import check_profile
@@ -113,23 +112,29 @@ def test_rerunning_train_and_promote_changes_nothing(newark_home) -> None:
     assert len(registry.client.search_model_versions(f"name = '{settings.model_name}'")) == 1
 
 
-def test_drift_of_what_the_api_was_asked_is_measured_against_the_champions_profile(
+def test_the_monitoring_loop_measures_what_the_api_was_asked_and_asks_for_retraining(
     newark_home, real_data_dir
 ) -> None:
-    """The loop's first half for real: the API serving the champion logs what it scores; the
-    drift step reads that log and the champion's profile. Prices x 1.5: price drifts most."""
+    """The loop for real: the API serving the champion logs what it scores (Newark, prices x 1.5);
+    drift reads that log against the champion's profile (price drifts most); the live
+    performance joins it with the real scrape by id (macro-F1 equal to one computed here from
+    the API's own answers); the report crosses the drift threshold and says so, in the lake and
+    in MLflow."""
     from fastapi.testclient import TestClient
+    from sklearn.metrics import f1_score
 
     from occupancy.api.app import create_app
     from occupancy.steps.drift import run_drift
+    from occupancy.steps.performance import run_performance
+    from occupancy.steps.report import run_report
 
     settings, decision = newark_home
-    raw = pd.read_csv(
-        real_data_dir / "newark_2025-09-30_listings.csv.gz", dtype=str, keep_default_na=False
-    )
+    truth_file = real_data_dir / "newark_2025-09-30_listings.csv.gz"
+    raw = pd.read_csv(truth_file, dtype=str, keep_default_na=False)
     price = pd.to_numeric(raw["price"].str.replace(r"[$,]", "", regex=True), errors="coerce")
     raw["price"] = (price * 1.5).round(2).astype(str).where(price.notna(), "")
     listings = [{k: v for k, v in r.items() if v != ""} for r in raw.to_dict("records")]
+    answered: dict[str, str] = {}
     with TestClient(create_app(settings, poll_seconds=0.5)) as client:
         deadline = time.monotonic() + 120
         while client.get("/health/ready").status_code != 200:
@@ -138,15 +143,82 @@ def test_drift_of_what_the_api_was_asked_is_measured_against_the_champions_profi
         for start in range(0, len(listings), 500):
             answer = client.post("/predict", json={"listings": listings[start : start + 500]})
             assert answer.status_code == 200, answer.text
+            for row in answer.json()["predictions"]:
+                answered[str(row["id"])] = row["occupancy_level"]
     # The API stopped: its log is written. The drift step measures it.
-    summary = run_drift(settings, days=1)
+    summary = run_drift(settings, run_id="mon-1", days=1)
     assert summary["model_version"] == str(decision["version"])
     assert summary["rows"] == len(listings)
     assert summary["largest"][0]["feature"] == "price" and summary["largest"][0]["psi"] > 0.25
-    report = Lake(settings.lake_uri).read_json(summary["report"].split("/lake/", 1)[1])
+    lake = Lake(settings.lake_uri)
+    report = lake.read_json("monitoring/runs/mon-1/drift.json")
     assert report["window"]["rows"] == len(listings)
-    with pytest.raises(DataError, match="has no prediction of v"):
-        run_drift(settings, days=1, until="2001-01-01")
+    assert sum(sum(v for k, v in d.items() if k != "date") for d in report["daily_levels"]) == len(
+        listings
+    )
+    quiet = run_drift(settings, run_id="mon-quiet", days=1, until="2001-01-01")
+    assert quiet["rows"] == 0 and quiet["largest"] == []
+
+    # Live performance, against the real scrape; the expected number from the API's answers.
+    nights = pd.to_numeric(raw["estimated_occupancy_l365d"], errors="coerce")
+    levels = pd.cut(nights, [-1, 0, 30, 120, 366], labels=["zero", "low", "mid", "high"])
+    truth = dict(zip(raw["id"], levels.astype(object), strict=True))
+    ids = [i for i in answered if isinstance(truth.get(i), str)]
+    expected = f1_score(
+        [truth[i] for i in ids],
+        [answered[i] for i in ids],
+        labels=["zero", "low", "mid", "high"],
+        average="macro",
+        zero_division=0,
+    )
+    live = run_performance(settings, run_id="mon-1", truth_uri=str(truth_file), days=1)
+    assert live["matched"] == len(ids) > 1000
+    assert live["macro_f1"] == pytest.approx(expected, abs=1e-4)
+
+    # The report: over the drift threshold, so retraining is asked for, with the reason.
+    result = run_report(settings, run_id="mon-1")
+    assert result["retrain"] is True
+    assert any(r.startswith("input drift:") and "price" in r for r in result["reasons"])
+    html = lake.read_bytes("monitoring/runs/mon-1/report.html").decode()
+    assert 'id="drift-plot"' in html and 'id="confusion-plot"' in html and ">price<" in html
+    summary_file = lake.read_json("monitoring/runs/mon-1/summary.json")
+    assert summary_file["mlflow_run_id"] == result["mlflow_run_id"]
+    registry = Registry(settings)
+    run = registry.latest_monitoring_run()
+    assert run.info.run_id == result["mlflow_run_id"]
+    assert run.data.metrics["live_macro_f1"] == pytest.approx(expected, abs=1e-4)
+    assert run.data.metrics["psi.price"] > 0.25 and run.data.metrics["retraining_needed"] == 1.0
+    assert run.data.tags["monitoring.decision"] == "retrain"
+    assert registry.run_artifact_text(run.info.run_id, "report.html") == html
+    # A retried report step finds its finished run and logs no second one.
+    assert run_report(settings, run_id="mon-1")["mlflow_run_reused"] is True
+
+    # The API exports the report's numbers and serves the report, linked from its page.
+    with TestClient(create_app(settings, poll_seconds=0.5)) as client:
+        deadline = time.monotonic() + 120
+        while "occupancy_monitoring_feature_psi{" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the API never read the monitoring report"
+            threading.Event().wait(0.2)
+        exported = _gauges(client.get("/metrics").text)
+        price_psi = exported['occupancy_monitoring_feature_psi{feature="price"}']
+        assert price_psi == pytest.approx(run.data.metrics["psi.price"])
+        assert exported["occupancy_monitoring_live_macro_f1"] == pytest.approx(expected, abs=1e-4)
+        assert exported["occupancy_monitoring_retraining_needed"] == 1.0
+        assert exported["occupancy_monitoring_last_report_timestamp_seconds"] > time.time() - 600
+        page = client.get("/monitoring/report")
+        assert page.status_code == 200 and page.text == html
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert 'href="/monitoring/report"' in client.get("/").text
+
+
+def _gauges(exposition: str) -> dict[str, float]:
+    """Prometheus text exposition: sample name with labels -> value."""
+    samples = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
 
 
 def test_an_equal_challenger_does_not_replace_the_champion(newark_home, real_data_dir) -> None:

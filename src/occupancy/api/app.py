@@ -19,6 +19,7 @@ from occupancy.api.errors import install_error_handlers
 from occupancy.api.holder import ModelHolder
 from occupancy.api.metrics import ApiMetrics
 from occupancy.api.middleware import RequestMiddleware, SecurityHeadersMiddleware
+from occupancy.api.monitoring_status import MonitoringWatcher
 from occupancy.api.predict_body import document_predict_body
 from occupancy.api.prediction_log import PredictionLog
 from occupancy.api.routes import ROUTERS
@@ -51,11 +52,14 @@ def create_app(
     metrics = ApiMetrics()
     holder.add_listener(metrics.record_check)
     holder.add_listener(_freeze_after_load)
+    monitoring = MonitoringWatcher(settings, metrics)
+    holder.add_listener(monitoring)
     app = FastAPI(
         title="occupancy prediction API", version="1", description=DESCRIPTION, lifespan=_lifespan
     )
     app.state.holder = holder
     app.state.metrics = metrics
+    app.state.monitoring = monitoring
     app.state.settings = settings
     app.state.drain = threading.Event() if drain is None else drain
     # Its threads start on first use; uvicorn has finished in-flight requests before exit.

@@ -69,7 +69,55 @@ class ApiMetrics:
             "When the prediction log last wrote a file (Unix time; 0: never)",
             registry=self.registry,
         )
+        # The latest monitoring report (monitoring_dag), read from MLflow by MonitoringWatcher.
+        self.monitoring_feature_psi = Gauge(
+            "occupancy_monitoring_feature_psi",
+            "PSI of each feature in the latest monitoring report (training rows vs window)",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.monitoring_predicted_levels_psi = Gauge(
+            "occupancy_monitoring_predicted_levels_psi",
+            "PSI of the predicted levels' mix in the latest monitoring report",
+            registry=self.registry,
+        )
+        self.monitoring_live_macro_f1 = Gauge(
+            "occupancy_monitoring_live_macro_f1",
+            "The champion's live macro-F1 in the latest report (NaN: it had no new scrape)",
+            registry=self.registry,
+        )
+        self.monitoring_live_matched = Gauge(
+            "occupancy_monitoring_live_matched_listings",
+            "Listings the live macro-F1 was measured on",
+            registry=self.registry,
+        )
+        self.monitoring_retraining_needed = Gauge(
+            "occupancy_monitoring_retraining_needed",
+            "1 when the latest monitoring report asked for retraining",
+            registry=self.registry,
+        )
+        self.monitoring_last_report = Gauge(
+            "occupancy_monitoring_last_report_timestamp_seconds",
+            "When the latest monitoring report was made (Unix time; 0: never)",
+            registry=self.registry,
+        )
+        self.monitoring_live_macro_f1.set(float("nan"))
+        self.monitoring_predicted_levels_psi.set(float("nan"))
         self._served: tuple[str, str] | None = None
+
+    def monitoring(
+        self, *, feature_psi: dict[str, float], metrics: dict[str, float], finished_at: float
+    ) -> None:
+        """Set the monitoring gauges from a new report's MLflow metrics (its features replace
+        the previous report's)."""
+        self.monitoring_feature_psi.clear()
+        for feature, value in feature_psi.items():
+            self.monitoring_feature_psi.labels(feature).set(value)
+        self.monitoring_predicted_levels_psi.set(metrics.get("predicted_levels_psi", float("nan")))
+        self.monitoring_live_macro_f1.set(metrics.get("live_macro_f1", float("nan")))
+        self.monitoring_live_matched.set(metrics.get("live_matched", 0.0))
+        self.monitoring_retraining_needed.set(metrics.get("retraining_needed", 0.0))
+        self.monitoring_last_report.set(finished_at)
 
     def record_check(self, outcome: str, served: ServedModel | None) -> None:
         """A holder check's outcome and the version serving after it (a `ReloadListener`)."""

@@ -173,6 +173,75 @@ class Registry:
             tags=[RunTag(key, value) for key, value in ordered],
         )
 
+    def monitoring_run(
+        self,
+        run_id: str,
+        *,
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        artifacts_dir: Path,
+    ) -> tuple[str, bool]:
+        """The MLflow run of monitoring run `run_id`, logged once: (its MLflow id, reused).
+
+        A retried report step finds the finished run and leaves it; an unfinished one (a pod
+        killed mid-upload) is deleted and logged again, so one monitoring run has one record.
+        """
+        from mlflow.entities import Metric, RunTag
+
+        query = f"tags.`{RUN_ID_TAG}` = '{run_id}' and tags.`{ROLE_TAG}` = 'monitoring'"
+        for found in self._search(query):
+            if found.info.status == "FINISHED":
+                return str(found.info.run_id), True
+            self._call(
+                "delete an unfinished monitoring run", self.client.delete_run, found.info.run_id
+            )
+        created = self._call(
+            "create the monitoring run",
+            self.client.create_run,
+            self.experiment_id,
+            run_name=f"monitoring-{run_id}",
+            tags={RUN_ID_TAG: run_id, ROLE_TAG: "monitoring"},
+        )
+        mlflow_id = str(created.info.run_id)
+        now = int(time.time() * 1000)
+        self._call(
+            "record the monitoring numbers",
+            self.client.log_batch,
+            mlflow_id,
+            metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
+            tags=[RunTag(key, value) for key, value in tags.items()],
+        )
+        self._call(
+            "upload the monitoring report", self.client.log_artifacts, mlflow_id, str(artifacts_dir)
+        )
+        self._call("finish the monitoring run", self.client.set_terminated, mlflow_id)
+        return mlflow_id, False
+
+    def latest_monitoring_run(self) -> Any | None:
+        """The newest finished monitoring run, or None."""
+        runs = self._call(
+            "search monitoring runs",
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.`{ROLE_TAG}` = 'monitoring' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    def run_artifact_text(self, mlflow_run_id: str, path: str) -> str | None:
+        """A text artifact of a run (None when the run has no such artifact)."""
+        names = {
+            a.path for a in self._call("list artifacts", self.client.list_artifacts, mlflow_run_id)
+        }
+        if path not in names:
+            return None
+        with tempfile.TemporaryDirectory(prefix="occupancy-artifact-") as tmp:
+            local = self._call(
+                f"download {path}", self.client.download_artifacts, mlflow_run_id, path, tmp
+            )
+            return Path(local).read_text(encoding="utf-8")
+
     # -- models and the registry ----------------------------------------------------------------
 
     def champion(self) -> Any | None:
@@ -206,16 +275,8 @@ class Registry:
 
     def run_artifact_json(self, mlflow_run_id: str, path: str) -> Any | None:
         """A JSON artifact of a run (None when the run has no such artifact)."""
-        names = {
-            a.path for a in self._call("list artifacts", self.client.list_artifacts, mlflow_run_id)
-        }
-        if path not in names:
-            return None
-        with tempfile.TemporaryDirectory(prefix="occupancy-artifact-") as tmp:
-            local = self._call(
-                f"download {path}", self.client.download_artifacts, mlflow_run_id, path, tmp
-            )
-            return json.loads(Path(local).read_text())
+        text = self.run_artifact_text(mlflow_run_id, path)
+        return None if text is None else json.loads(text)
 
     def version_for_run(self, child_run_id: str) -> Any | None:
         """The registered version made from a child run's model, if already registered.

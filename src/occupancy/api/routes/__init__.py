@@ -5,6 +5,7 @@
     predict  POST /predict
     metrics  GET /metrics (Prometheus)
     page     GET / and POST / (the prediction page for people), GET /static/{name}
+    monitoring  GET /monitoring/report (the latest monitoring report)
 
 Routes read what they need through `occupancy.api.dependencies`, never from module globals.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from occupancy.api.routes import health, metrics, model, page, predict
+from occupancy.api.routes import health, metrics, model, monitoring, page, predict
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -21,4 +22,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     predict.router,
     metrics.router,
     page.router,
+    monitoring.router,
 )
