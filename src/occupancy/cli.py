@@ -338,11 +338,19 @@ def demo(
     port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the API when serving.")
     ] = 8000,
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop/--no-loop",
+            help="Then the monitoring loop: score a shifted next scrape through the API, run "
+            "monitoring_dag, retrain when it asks.",
+        ),
+    ] = False,
 ) -> None:
     """Run both Airflow DAGs locally on embedded defaults, print a summary, serve the champion."""
     from occupancy.demo import run_demo
 
-    run_demo(get_settings(), raw=raw, rows=rows, seed=seed, serve=serve, port=port)
+    run_demo(get_settings(), raw=raw, rows=rows, seed=seed, serve=serve, port=port, loop=loop)
 
 
 def main() -> None:

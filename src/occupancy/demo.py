@@ -20,9 +20,17 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(
-    settings: Settings, *, raw: str | None, rows: int, seed: int, serve: bool, port: int = 8000
+    settings: Settings,
+    *,
+    raw: str | None,
+    rows: int,
+    seed: int,
+    serve: bool,
+    port: int = 8000,
+    loop: bool = False,
 ) -> dict[str, Any]:
-    """Generate data if needed, run both DAGs through Airflow, summarize, optionally serve."""
+    """Generate data if needed, run both DAGs through Airflow, summarize, with `loop` run the
+    monitoring loop (`occupancy.demo_loop`), optionally serve."""
     from occupancy.data.synth import write_synthetic_file
     from occupancy.orchestration import run_dags
     from occupancy.steps.promote import pipeline_outcome
@@ -36,6 +44,10 @@ def run_demo(
     run_dags(settings, run_id, raw)
     trained, decision = pipeline_outcome(settings, run_id)
     _print_summary(settings, run_id, trained, decision, time.perf_counter() - started)
+    if loop:
+        from occupancy.demo_loop import run_loop
+
+        run_loop(settings, raw)
     if serve:
         _serve(settings, port)
     return decision

@@ -20,7 +20,7 @@ from occupancy.monitoring.thresholds import Decision
 
 SHOWN_FEATURES = 15
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 16, 4, 260, 320
-MIX_HEIGHT, MIX_BAR, MIX_GAP = 160, 22, 6
+MIX_HEIGHT, MIX_BAR, MIX_GAP = 160, 52, 10
 CELL = 56
 
 
