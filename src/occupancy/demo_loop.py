@@ -109,7 +109,7 @@ def run_loop(settings: Settings, raw: str) -> dict[str, Any]:
         },
     )
     lake = Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url)
-    summary = lake.read_json(monitoring_key(monitoring_run, SUMMARY))
+    summary: dict[str, Any] = lake.read_json(monitoring_key(monitoring_run, SUMMARY))
     echo(f"monitoring report: {summary['report']}")
     if summary["live_macro_f1"] is not None:
         echo(f"live macro-F1 against the next scrape: {summary['live_macro_f1']:.4f}")
