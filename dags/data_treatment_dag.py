@@ -70,8 +70,11 @@ with DAG(
         if explicit:
             return str(explicit)
         events = context.get("triggering_asset_events", {}).get(RETRAINING_NEEDED, [])
-        requested = [e.extra.get(RAW_URI_KEY) for e in events if (e.extra or {}).get(RAW_URI_KEY)]
-        return str(requested[-1]) if requested else ""
+        requested = [e for e in events if (e.extra or {}).get(RAW_URI_KEY)]
+        if not requested:
+            return ""
+        # Coalesced requests: the newest scrape wins (the events come in no set order).
+        return str(max(requested, key=lambda e: e.timestamp).extra[RAW_URI_KEY])
 
     ingest = step(
         "ingest",

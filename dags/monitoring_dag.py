@@ -11,7 +11,9 @@ from occupancy_airflow.config import DAG_DEFAULTS, DATA, LIGHT, RUN_ID_PATTERN
 from occupancy_airflow.steps import step
 
 MONITORING_RUN_ID = "{{ params.monitoring_run_id or run_id }}"
-UNTIL = "{{ params.until or ds }}"
+# A scheduled run (at midnight) measures up to the day that just ended; a manual run without a
+# logical date (ds empty) up to now.
+UNTIL = "{{ params.until or (macros.ds_add(ds, -1) if ds else '') }}"
 
 DOC = """
 ### Monitoring
@@ -20,7 +22,7 @@ Watches the served champion, daily and on demand. Each box runs `occupancy step 
 pod (or as a local process), writing under `monitoring/runs/<monitoring run id>/` in the lake.
 
 1. **drift** — the prediction log's rows of the champion over `days` (default 7) ending `until`
-   (default: the run's date) against the reference profile logged with the champion at training:
+   (default: the day before a scheduled run's, today for a manual one) against the reference profile logged with the champion at training:
    PSI and KS / chi-square per feature, PSI of the predicted levels.
 2. **performance** — with `raw_uri` (a newer scrape of the city), the champion's live macro-F1,
    per-class F1 and confusion matrix: its logged predictions of the last 120 days joined by
@@ -28,9 +30,10 @@ pod (or as a local process), writing under `monitoring/runs/<monitoring run id>/
 3. **report** — the HTML report (lake and an MLflow run tagged `occupancy.role=monitoring`,
    which the API's `/metrics` reads) and the decision against the thresholds
    (`OCCUPANCY_MONITORING_*`, see the README).
-4. **request_retraining** — when a threshold is crossed, emits the `occupancy_retraining_needed`
-   Asset with the reasons and `raw_uri`; it schedules `data_treatment_dag` on that file (or on
-   `OCCUPANCY_RAW_URI`), whose Asset schedules training and the promotion gate. Skipped otherwise.
+4. **request_retraining** — when a threshold is crossed and `raw_uri` names a newer scrape, emits
+   the `occupancy_retraining_needed` Asset with the reasons and that file; it schedules
+   `data_treatment_dag` on it, whose Asset schedules training and the promotion gate. Skipped
+   otherwise, saying why (retraining on the champion's own data cannot fix drift).
 
 **Run conf** (all optional): `days`, `until` (YYYY-MM-DD), `raw_uri`, `monitoring_run_id`.
 """
@@ -48,7 +51,7 @@ with DAG(
             None,
             type=["null", "string"],
             format="date",
-            description="Last day of the window (default: the run's date)",
+            description="Last day of the window (default: yesterday when scheduled, else today)",
         ),
         "raw_uri": Param(
             None,
@@ -90,9 +93,17 @@ with DAG(
             raise AirflowSkipException(
                 f"no threshold crossed: no retraining requested (report: {summary.get('report')})"
             )
+        raw_uri = get_current_context()["params"].get("raw_uri")
+        if not raw_uri:
+            # Retraining on the data the champion was trained on cannot fix drift in what it is
+            # asked: without a newer scrape, the report says so and nothing is retrained.
+            raise AirflowSkipException(
+                "thresholds crossed (" + "; ".join(summary["reasons"]) + ") but no newer scrape "
+                'was given: trigger with {"raw_uri": "<newer scrape>"} to retrain on it'
+            )
         extra = {
             REASON_KEY: "; ".join(summary["reasons"]),
-            RAW_URI_KEY: get_current_context()["params"].get("raw_uri"),
+            RAW_URI_KEY: raw_uri,
             "report": summary.get("report"),
             "monitoring_run_id": summary.get("run_id"),
             "model_version": summary.get("model_version"),

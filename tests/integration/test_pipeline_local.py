@@ -184,7 +184,7 @@ def test_the_monitoring_loop_measures_what_the_api_was_asked_and_asks_for_retrai
     summary_file = lake.read_json("monitoring/runs/mon-1/summary.json")
     assert summary_file["mlflow_run_id"] == result["mlflow_run_id"]
     registry = Registry(settings)
-    run = registry.latest_monitoring_run()
+    run = registry.latest_monitoring_run(str(decision["version"]))
     assert run.info.run_id == result["mlflow_run_id"]
     assert run.data.metrics["live_macro_f1"] == pytest.approx(expected, abs=1e-4)
     assert run.data.metrics["psi.price"] > 0.25 and run.data.metrics["retraining_needed"] == 1.0
@@ -209,6 +209,16 @@ def test_the_monitoring_loop_measures_what_the_api_was_asked_and_asks_for_retrai
         assert page.status_code == 200 and page.text == html
         assert "script-src" not in page.headers["content-security-policy"]
         assert 'href="/monitoring/report"' in client.get("/").text
+
+    # Measured again (an empty window this time), the report's record is made anew, never a
+    # stale one kept: the lake and MLflow say the same.
+    run_drift(settings, run_id="mon-1", days=1, until="2001-01-01")
+    again = run_report(settings, run_id="mon-1")
+    assert again["mlflow_run_reused"] is False and again["mlflow_run_id"] != run.info.run_id
+    assert not any(r.startswith("input drift:") for r in again["reasons"])
+    newest = registry.latest_monitoring_run(str(decision["version"]))
+    assert newest.info.run_id == again["mlflow_run_id"] and "psi.price" not in newest.data.metrics
+    assert registry.run(run.info.run_id).info.lifecycle_stage == "deleted"
 
 
 def _gauges(exposition: str) -> dict[str, float]:

@@ -170,4 +170,5 @@ def input_drift(profile: Mapping[str, Any], window: pd.DataFrame) -> list[Featur
     ]
     if AMENITIES_COLUMN in window:
         drifts += amenity_drift(profile["amenities"], window[AMENITIES_COLUMN])
-    return sorted(drifts, key=lambda d: -d.psi)
+    # Largest first; a feature without a PSI (nothing to measure in the window) last.
+    return sorted(drifts, key=lambda d: (np.isnan(d.psi), -d.psi if not np.isnan(d.psi) else 0))

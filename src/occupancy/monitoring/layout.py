@@ -7,6 +7,9 @@ drift writes `drift.json`, performance `performance.json`, and report reads both
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from occupancy.run_layout import check_run_id
 
 PREFIX = "monitoring/runs"
@@ -19,3 +22,14 @@ SUMMARY = "summary.json"
 def monitoring_key(run_id: str, name: str) -> str:
     """The lake key of output `name` of monitoring run `run_id` (the id checked first)."""
     return f"{PREFIX}/{check_run_id(run_id)}/{name}"
+
+
+def without_nan(value: Any) -> Any:
+    """`value` with every NaN float as None: the files are strict JSON (`null`, never `NaN`)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: without_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nan(v) for v in value]
+    return value

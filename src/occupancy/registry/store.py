@@ -16,7 +16,14 @@ from occupancy.config import Settings
 from occupancy.errors import NotFoundError, RegistryError
 from occupancy.registry import artifacts, environment
 from occupancy.registry.family_run import FamilyRun
-from occupancy.registry.tags import DECISION_TAG, FAMILY_TAG, ROLE_TAG, RUN_ID_TAG
+from occupancy.registry.tags import (
+    DECISION_TAG,
+    FAMILY_TAG,
+    MONITORED_VERSION_TAG,
+    MONITORING_DIGEST_TAG,
+    ROLE_TAG,
+    RUN_ID_TAG,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,27 +187,28 @@ class Registry:
         metrics: dict[str, float],
         tags: dict[str, str],
         artifacts_dir: Path,
+        digest: str,
     ) -> tuple[str, bool]:
         """The MLflow run of monitoring run `run_id`, logged once: (its MLflow id, reused).
 
-        A retried report step finds the finished run and leaves it; an unfinished one (a pod
-        killed mid-upload) is deleted and logged again, so one monitoring run has one record.
+        A retried report step finds the finished run of the same inputs (`digest`) and leaves
+        it. Any other — unfinished (a pod killed mid-upload), or of inputs measured again since —
+        is deleted and logged anew, so the record always says what the lake's report says.
         """
         from mlflow.entities import Metric, RunTag
 
         query = f"tags.`{RUN_ID_TAG}` = '{run_id}' and tags.`{ROLE_TAG}` = 'monitoring'"
         for found in self._search(query):
-            if found.info.status == "FINISHED":
+            same = found.data.tags.get(MONITORING_DIGEST_TAG) == digest
+            if found.info.status == "FINISHED" and same:
                 return str(found.info.run_id), True
-            self._call(
-                "delete an unfinished monitoring run", self.client.delete_run, found.info.run_id
-            )
+            self._call("delete a stale monitoring run", self.client.delete_run, found.info.run_id)
         created = self._call(
             "create the monitoring run",
             self.client.create_run,
             self.experiment_id,
             run_name=f"monitoring-{run_id}",
-            tags={RUN_ID_TAG: run_id, ROLE_TAG: "monitoring"},
+            tags={RUN_ID_TAG: run_id, ROLE_TAG: "monitoring", MONITORING_DIGEST_TAG: digest},
         )
         mlflow_id = str(created.info.run_id)
         now = int(time.time() * 1000)
@@ -217,13 +225,22 @@ class Registry:
         self._call("finish the monitoring run", self.client.set_terminated, mlflow_id)
         return mlflow_id, False
 
-    def latest_monitoring_run(self) -> Any | None:
-        """The newest finished monitoring run, or None."""
+    def latest_monitoring_run(self, model_version: str) -> Any | None:
+        """The newest finished monitoring run of `model_version`, or None (never creates the
+        experiment: serving only reads)."""
+        found = self._call(
+            "open the experiment", self.client.get_experiment_by_name, self.settings.experiment_name
+        )
+        if found is None:
+            return None
         runs = self._call(
             "search monitoring runs",
             self.client.search_runs,
-            [self.experiment_id],
-            filter_string=f"tags.`{ROLE_TAG}` = 'monitoring' and attributes.status = 'FINISHED'",
+            [str(found.experiment_id)],
+            filter_string=(
+                f"tags.`{ROLE_TAG}` = 'monitoring' and attributes.status = 'FINISHED' and "
+                f"tags.`{MONITORED_VERSION_TAG}` = '{model_version}'"
+            ),
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )

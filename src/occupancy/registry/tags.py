@@ -14,3 +14,6 @@ REASON_TAG = "promotion.reason"
 VERSION_TAG = "promotion.version"
 # Set only when a champion was replaced without being scored; its value says why (schema_change).
 CHAMPION_REPLACED_TAG = "promotion.champion_replaced"
+# On a monitoring run: the model version it measured, and the digest of what it was made from.
+MONITORED_VERSION_TAG = "occupancy.monitored_version"
+MONITORING_DIGEST_TAG = "occupancy.monitoring_digest"

@@ -23,7 +23,7 @@ from occupancy.data.schema import CLASSES
 from occupancy.errors import ConfigError, NotFoundError
 from occupancy.lake import Lake
 from occupancy.monitoring.drift import input_drift, prediction_drift
-from occupancy.monitoring.layout import DRIFT, monitoring_key
+from occupancy.monitoring.layout import DRIFT, monitoring_key, without_nan
 from occupancy.monitoring.profile import FILE_NAME, check_profile
 from occupancy.monitoring.window import read_window, window_dates
 from occupancy.registry import Registry
@@ -96,6 +96,7 @@ def run_drift(
         report["predictions"] = dataclasses.asdict(levels)
         report["features"] = [dataclasses.asdict(d) for d in features]
         log.info("drift: %s rows of v%s measured, report at %s", len(window), version, key)
+    report = without_nan(report)
     lake.write_json(key, report)
     return {
         "step": "drift",
@@ -104,10 +105,14 @@ def run_drift(
         "rows": len(window),
         "report": lake.uri(key),
         "largest": [
-            {"feature": d["feature"], "psi": round(d["psi"], 4)} for d in report["features"][:SHOWN]
+            {"feature": d["feature"], "psi": round(d["psi"], 4)}
+            for d in report["features"][:SHOWN]
+            if d["psi"] is not None
         ],
         "predicted_levels_psi": (
-            round(report["predictions"]["psi"], 4) if report["predictions"] else None
+            round(report["predictions"]["psi"], 4)
+            if report["predictions"] and report["predictions"]["psi"] is not None
+            else None
         ),
     }
 

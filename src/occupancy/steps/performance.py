@@ -17,7 +17,7 @@ from typing import Any
 from occupancy.config import Settings
 from occupancy.errors import ConfigError, NotFoundError
 from occupancy.lake import Lake
-from occupancy.monitoring.layout import PERFORMANCE, monitoring_key
+from occupancy.monitoring.layout import PERFORMANCE, monitoring_key, without_nan
 from occupancy.monitoring.performance import live_performance, read_truth
 from occupancy.monitoring.window import read_window, window_dates
 from occupancy.registry import Registry
@@ -63,7 +63,7 @@ def run_performance(
         "window": {"from": dates[0].isoformat(), "to": dates[-1].isoformat()},
         **dataclasses.asdict(result),
     }
-    lake.write_json(key, report)
+    lake.write_json(key, without_nan(report))
     log.info(
         "performance: %d of %d predicted listings matched in %s; live macro-F1 %.3f",
         result.matched,

@@ -10,6 +10,8 @@ experiment, which the API reads for its monitoring gauges. The summary's `retrai
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
@@ -25,9 +27,9 @@ from occupancy.monitoring.layout import DRIFT, PERFORMANCE, REPORT, SUMMARY, mon
 from occupancy.monitoring.report import render_report
 from occupancy.monitoring.thresholds import decide
 from occupancy.registry import Registry
+from occupancy.registry.tags import MONITORED_VERSION_TAG
 
 log = logging.getLogger(__name__)
-MONITORED_VERSION_TAG = "occupancy.monitored_version"
 DECISION_TAG = "monitoring.decision"
 REASONS_TAG = "monitoring.reasons"
 MAX_TAG_CHARS = 5000  # MLflow keeps 8,000 characters of a tag value
@@ -49,9 +51,11 @@ def run_report(settings: Settings, *, run_id: str) -> dict[str, Any]:
             f"monitoring run {run_id} has no drift report at {lake.uri(drift_key)}: "
             "run `occupancy step drift --run-id` first"
         )
-    drift = lake.read_json(drift_key)
+    drift_bytes = lake.read_bytes(drift_key)
+    drift = json.loads(drift_bytes)
     performance_key = monitoring_key(run_id, PERFORMANCE)
-    performance = lake.read_json(performance_key) if lake.exists(performance_key) else None
+    performance_bytes = lake.read_bytes(performance_key) if lake.exists(performance_key) else b""
+    performance = json.loads(performance_bytes) if performance_bytes else None
     measured = performance if performance and performance.get("measured") else None
     test_f1 = drift["model"].get("test_f1_macro")
     decision = decide(settings, drift, measured, float(test_f1) if test_f1 else None)
@@ -80,9 +84,13 @@ def run_report(settings: Settings, *, run_id: str) -> dict[str, Any]:
         folder = Path(tmp)
         (folder / REPORT).write_text(html, encoding="utf-8")
         lake.write_bytes(monitoring_key(run_id, REPORT), html.encode())
-        for name, payload in ((DRIFT, drift), (PERFORMANCE, performance)):
-            if payload is not None:
-                (folder / name).write_bytes(lake.read_bytes(monitoring_key(run_id, name)))
+        (folder / DRIFT).write_bytes(drift_bytes)
+        if performance_bytes:
+            (folder / PERFORMANCE).write_bytes(performance_bytes)
+        # What the record is made of: the measurements and the decision (thresholds included).
+        digest = hashlib.sha256(
+            drift_bytes + b"\0" + performance_bytes + b"\0" + repr(decision).encode()
+        ).hexdigest()[:16]
         mlflow_id, reused = Registry(settings).monitoring_run(
             run_id,
             metrics=metrics,
@@ -92,6 +100,7 @@ def run_report(settings: Settings, *, run_id: str) -> dict[str, Any]:
                 REASONS_TAG: "; ".join(decision.reasons)[:MAX_TAG_CHARS] or "none",
             },
             artifacts_dir=folder,
+            digest=digest,
         )
     summary["mlflow_run_id"] = mlflow_id
     summary["mlflow_run_reused"] = reused
