@@ -201,6 +201,19 @@ def test_drift_with_a_wrong_window_exits_2(tmp_path: Path, args, expected: str) 
     assert result.returncode == 2
 
 
+def test_performance_with_a_wrong_window_or_run_id_exits_2(tmp_path: Path) -> None:
+    days = _occupancy(tmp_path / "home", "step", "performance", "--run-id", "r1", "--days", "0")
+    assert "--days must be 1 or more, got 0" in _one_error_line(days) and days.returncode == 2
+    bad_id = _occupancy(tmp_path / "home", "step", "performance", "--run-id", "../up")
+    assert "invalid run id '../up'" in _one_error_line(bad_id) and bad_id.returncode == 2
+
+
+def test_a_report_without_its_drift_says_which_step_to_run(tmp_path: Path) -> None:
+    result = _occupancy(tmp_path / "home", "step", "report", "--run-id", "r1")
+    assert "run `occupancy step drift --run-id` first" in _one_error_line(result)
+    assert result.returncode == 2
+
+
 def test_drift_without_a_champion_says_so(tmp_path: Path) -> None:
     result = _occupancy(tmp_path / "home", "step", "drift")
     assert "nothing to monitor" in _one_error_line(result)

@@ -40,6 +40,23 @@ def parse_day(text: str, option: str = "--until") -> date:
         raise ConfigError(f"{option} {text!r} is not a date: use YYYY-MM-DD") from None
 
 
+def window_end(days: int, until: str | None) -> date:
+    """The last day of a monitoring window (`until`, default today), the window checked."""
+    if days < 1:
+        raise ConfigError(f"--days must be 1 or more, got {days}")
+    return parse_day(until) if until else datetime.now(UTC).date()
+
+
+def monitored_champion(registry: Registry, settings: Settings) -> Any:
+    """The version monitoring measures: the champion, or one sentence saying there is none."""
+    champion = registry.champion()
+    if champion is None:
+        raise NotFoundError(
+            f"no model at models:/{settings.model_name}@{settings.model_alias}: nothing to monitor"
+        )
+    return champion
+
+
 def run_drift(
     settings: Settings,
     *,
@@ -48,15 +65,9 @@ def run_drift(
     until: str | None = None,
 ) -> dict[str, Any]:
     """Measure and record the champion's drift over the `days` ending `until` (default today)."""
-    if days < 1:
-        raise ConfigError(f"--days must be 1 or more, got {days}")
-    end = parse_day(until) if until else datetime.now(UTC).date()
+    end = window_end(days, until)
     registry = Registry(settings)
-    champion = registry.champion()
-    if champion is None:
-        raise NotFoundError(
-            f"no model at models:/{settings.model_name}@{settings.model_alias}: nothing to monitor"
-        )
+    champion = monitored_champion(registry, settings)
     version = str(champion.version)
     run_id = run_id or f"{end.isoformat()}-v{version}"
     key = monitoring_key(run_id, DRIFT)

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import ConfigError, NotFoundError
 from occupancy.lake import Lake
 from occupancy.monitoring.layout import PERFORMANCE, monitoring_key, without_nan
 from occupancy.monitoring.performance import live_performance, read_truth
 from occupancy.monitoring.window import read_window, window_dates
 from occupancy.registry import Registry
-from occupancy.steps.drift import parse_day
+from occupancy.steps.drift import monitored_champion, window_end
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +33,14 @@ def run_performance(
     until: str | None = None,
 ) -> dict[str, Any]:
     """Score the champion's logged predictions against the scrape at `truth_uri`."""
-    if days < 1:
-        raise ConfigError(f"--days must be 1 or more, got {days}")
-    end = parse_day(until) if until else datetime.now(UTC).date()
+    end = window_end(days, until)
     key = monitoring_key(run_id, PERFORMANCE)
     lake = Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url)
     if not truth_uri:
         lake.write_json(key, {"measured": False, "reason": "no new scrape was given"})
         log.info("performance: no new scrape given (--truth): live performance not measured")
         return {"step": "performance", "run_id": run_id, "measured": False}
-    champion = Registry(settings).champion()
-    if champion is None:
-        raise NotFoundError(
-            f"no model at models:/{settings.model_name}@{settings.model_alias}: nothing to monitor"
-        )
+    champion = monitored_champion(Registry(settings), settings)
     version = str(champion.version)
     truth = read_truth(truth_uri, endpoint_url=settings.s3_endpoint_url)
     dates = window_dates(end, days)
