@@ -55,8 +55,11 @@ class Settings(BaseSettings):
     # routing to it before it closes its socket (Kubernetes removes endpoints asynchronously).
     api_drain_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
     # The API's prediction log (`occupancy.api.prediction_log`): on, every scored listing is
-    # appended to `<lake>/predictions/` within `prediction_log_flush_seconds`.
+    # appended to `<prediction_log_uri>/predictions/` within `prediction_log_flush_seconds`.
+    # Default: the lake. Compose and the chart give it a bucket of its own, which the API's S3
+    # identity may only write to and the monitoring steps' (the lake's) may only read.
     prediction_log: bool = True
+    prediction_log_uri: str = ""
     prediction_log_flush_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
     # monitoring_dag asks for retraining when one of these is crossed (occupancy.monitoring.
     # thresholds): a feature's or the predicted levels' PSI over its maximum, measured on at
@@ -97,6 +100,9 @@ class Settings(BaseSettings):
         object.__setattr__(self, "lake_uri", self.lake_uri.rstrip("/"))
         if not self.raw_uri:
             object.__setattr__(self, "raw_uri", f"{self.lake_uri}/raw/listings_big.csv")
+        object.__setattr__(
+            self, "prediction_log_uri", (self.prediction_log_uri or self.lake_uri).rstrip("/")
+        )
         if not self.mlflow_tracking_uri:
             object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
         scheme = self.mlflow_tracking_uri.partition(":")[0].partition("+")[0].lower()
@@ -106,10 +112,12 @@ class Settings(BaseSettings):
                 "MLFLOW_TRACKING_URI must be a tracking server (http://host:port) or a store "
                 f"(sqlite:///…, postgresql://…, file:///…), got {self.mlflow_tracking_uri!r}"
             )
-        if not self.lake_uri.startswith(("file://", "s3://")):
-            raise ValueError(
-                f"OCCUPANCY_LAKE_URI must start with file:// or s3://, got {self.lake_uri!r}"
-            )
+        for name, uri in (
+            ("LAKE_URI", self.lake_uri),
+            ("PREDICTION_LOG_URI", self.prediction_log_uri),
+        ):
+            if not uri.startswith(("file://", "s3://")):
+                raise ValueError(f"OCCUPANCY_{name} must start with file:// or s3://, got {uri!r}")
         return self
 
     @property

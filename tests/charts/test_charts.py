@@ -69,7 +69,12 @@ POLICIES = {
 }
 GENERATED = {
     "postgres": {"Secret/occ-postgres"},
-    "minio": {"Secret/occ-minio-credentials", "Secret/occ-minio-lake", "Secret/occ-minio-mlflow"},
+    "minio": {
+        "Secret/occ-minio-credentials",
+        "Secret/occ-minio-lake",
+        "Secret/occ-minio-mlflow",
+        "Secret/occ-minio-predictions",
+    },
     "airflow": {"Secret/occ-airflow"},
     "api": {"Secret/occ-api"},
 }

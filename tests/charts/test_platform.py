@@ -85,14 +85,17 @@ def test_the_scheduler_gets_exactly_what_kubernetes_pod_operator_needs(umbrella)
 
 
 # -- Object storage identities ----------------------------------------------------------------
-# Three S3 identities: root (the MinIO server and the bucket Job only), lake (the step pods) and
-# mlflow (the tracking server only). Everything else gets no S3 key at all.
+# Four S3 identities: root (the MinIO server and the bucket Job only), lake (the step pods),
+# mlflow (the tracking server only) and predictions (the API's prediction log only). Everything
+# else gets no S3 key at all.
 
-ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET = (
+ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET, PREDICTIONS_SECRET = (
     "occ-minio-credentials",
     "occ-minio-lake",
     "occ-minio-mlflow",
+    "occ-minio-predictions",
 )
+IDENTITY_SECRETS = {ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET, PREDICTIONS_SECRET}
 
 
 def _secrets_read(pod_spec: dict[str, Any]) -> set[str]:
@@ -120,7 +123,7 @@ def _aws_variables(pod_spec: dict[str, Any]) -> set[str]:
 def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods) -> None:
     from chart_support import pod_specs
 
-    readers: dict[str, set[str]] = {ROOT_SECRET: set(), LAKE_SECRET: set(), MLFLOW_SECRET: set()}
+    readers: dict[str, set[str]] = {secret: set() for secret in IDENTITY_SECRETS}
     for workload, spec in pod_specs(umbrella):
         for secret in _secrets_read(spec) & set(readers):
             readers[secret].add(workload)
@@ -131,6 +134,7 @@ def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods
     # The bucket Job provisions the identities, so it holds their keys too. MLflow's migration
     # Job only talks to PostgreSQL.
     assert readers[MLFLOW_SECRET] == {"Deployment/occ-mlflow", "Job/occ-minio-buckets"}
+    assert readers[PREDICTIONS_SECRET] == {"Deployment/occ-api", "Job/occ-minio-buckets"}
     assert "Job/occ-minio-buckets" in readers[LAKE_SECRET]
     assert {r for r in readers[LAKE_SECRET] if not r.startswith("step/")} == {
         "Job/occ-minio-buckets"
@@ -140,15 +144,25 @@ def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods
                for pod in step_pods)  # fmt: skip
 
 
-def test_the_api_and_airflow_components_get_no_s3_keys(umbrella) -> None:
+def test_airflow_gets_no_s3_keys_and_the_api_only_the_prediction_logs(umbrella) -> None:
     from chart_support import pod_specs
 
     specs = dict(pod_specs(umbrella))
-    keyless = [w for w in specs if w.split("/")[1].startswith(("occ-api", "occ-airflow"))]
-    assert len(keyless) >= 6  # the API, four Airflow components, the migration Job
+    keyless = [w for w in specs if w.split("/")[1].startswith("occ-airflow")]
+    assert len(keyless) >= 5  # four Airflow components, the migration Job
     for workload in keyless:
         assert _aws_variables(specs[workload]) == set(), workload
-        assert _secrets_read(specs[workload]) & {ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET} == set()
+        assert _secrets_read(specs[workload]) & IDENTITY_SECRETS == set()
+    api = specs["Deployment/occ-api"]
+    assert _secrets_read(api) & IDENTITY_SECRETS == {PREDICTIONS_SECRET}
+    api_env = {item["name"]: item for item in api["containers"][0]["env"]}
+    assert api_env["OCCUPANCY_PREDICTION_LOG"]["value"] == "true"
+    assert api_env["OCCUPANCY_PREDICTION_LOG_URI"]["value"] == "s3://occupancy-predictions"
+    keys = {
+        n: api_env[n]["valueFrom"]["secretKeyRef"]
+        for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
+    assert {ref["name"] for ref in keys.values()} == {PREDICTIONS_SECRET}
     scheduler_env = {
         item["name"]: item.get("value")
         for item in specs["Deployment/occ-airflow-scheduler"]["containers"][0]["env"]
@@ -171,23 +185,45 @@ def test_the_bucket_job_confines_each_identity_to_its_bucket(umbrella) -> None:
     assert env["MLFLOW_BUCKET"]["value"] == "mlflow-artifacts"
     assert env["LAKE_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == LAKE_SECRET
     assert env["MLFLOW_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == MLFLOW_SECRET
-    assert set(env["BUCKETS"]["value"].split()) == {"occupancy-lake", "mlflow-artifacts"}
+    assert env["PREDICTIONS_BUCKET"]["value"] == "occupancy-predictions"
+    assert env["PREDICTIONS_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == PREDICTIONS_SECRET
+    assert set(env["BUCKETS"]["value"].split()) == {
+        "occupancy-lake",
+        "mlflow-artifacts",
+        "occupancy-predictions",
+    }
+
+
+def test_the_api_chart_can_turn_the_prediction_log_off(render) -> None:
+    from chart_support import pod_specs
+
+    specs = dict(pod_specs(render.objects("api", sets=("predictionLog.enabled=false",))))
+    api = specs["Deployment/occ-api"]
+    env = {item["name"]: item.get("value") for item in api["containers"][0]["env"]}
+    assert env["OCCUPANCY_PREDICTION_LOG"] == "false"
+    assert _aws_variables(api) == set() and _secrets_read(api) == {"occ-api"}
 
 
 def test_identity_secrets_can_be_existing_ones_and_must_name_a_provisioned_bucket(render) -> None:
     sets = (
         "minio.identities.lake.existingSecret=my-lake",
         "minio.identities.mlflow.existingSecret=my-art",
+        "minio.identities.predictions.existingSecret=my-log",
     )
     done = render.run("occupancy", sets=sets)
     assert done.returncode != 0
     assert 'airflow.steps.secret ("occ-minio-lake") must name minio.identities.lake' in done.stderr
     assert 'mlflow.artifacts.credentialsSecret ("occ-minio-mlflow") must name' in done.stderr
-    sets += ("airflow.steps.secret=my-lake", "mlflow.artifacts.credentialsSecret=my-art")
+    assert 'api.predictionLog.credentialsSecret ("occ-minio-predictions") must name' in done.stderr
+    sets += (
+        "airflow.steps.secret=my-lake",
+        "mlflow.artifacts.credentialsSecret=my-art",
+        "api.predictionLog.credentialsSecret=my-log",
+    )
     objects = render.objects("occupancy", sets=sets)
-    assert not {LAKE_SECRET, MLFLOW_SECRET} & set(_by_kind(objects, "Secret"))
+    assert not {LAKE_SECRET, MLFLOW_SECRET, PREDICTIONS_SECRET} & set(_by_kind(objects, "Secret"))
     job = _by_kind(objects, "Job")["occ-minio-buckets"]["spec"]["template"]["spec"]
-    assert {"my-lake", "my-art"} <= _secrets_read(job)
+    assert {"my-lake", "my-art", "my-log"} <= _secrets_read(job)
     done = render.run("minio", sets=("identities.lake.bucket=elsewhere",))
     assert done.returncode != 0
     assert 'identities.lake.bucket: "elsewhere" is not one of buckets' in done.stderr
@@ -292,6 +328,7 @@ def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
             "Kubernetes API (airflow.networkPolicy.kubeApiCidrs): KubernetesPodOperator",
         ),
         (("occ-api",), ("occ-mlflow",), _tcp(5000), "the API loads and polls @champion"),
+        (("occ-api",), ("occ-minio",), _tcp(9000), "the API writes the prediction log"),
         (
             ("occ-mlflow", "occ-mlflow-migrate"),
             ("occ-postgres",),
@@ -328,7 +365,6 @@ def _forbidden(steps: tuple[str, ...]) -> list[tuple[str, str, str | None, str]]
     release += ("occ-postgres", *steps)
     rules: list[tuple[str, str, str | None, str]] = [
         ("occ-api", "occ-postgres", None, "the API only talks to MLflow"),
-        ("occ-api", "occ-minio", None, "model artifacts come through MLflow's proxy"),
         ("occ-airflow-api-server", "occ-minio", None, "Airflow never reads the lake itself"),
     ]
     rules += [(step, "occ-postgres", None, "steps never touch a database") for step in steps]

@@ -420,7 +420,7 @@ def test_generated_secrets_are_kept_on_uninstall(render, chart) -> None:
         assert annotations.get("helm.sh/resource-policy") == "keep", secret["metadata"]["name"]
 
 
-def test_the_umbrella_generates_exactly_the_six_kept_secrets(umbrella) -> None:
+def test_the_umbrella_generates_exactly_the_seven_kept_secrets(umbrella) -> None:
     kept = {
         o["metadata"]["name"]
         for o in umbrella
@@ -432,6 +432,7 @@ def test_the_umbrella_generates_exactly_the_six_kept_secrets(umbrella) -> None:
         "occ-minio-credentials",
         "occ-minio-lake",
         "occ-minio-mlflow",
+        "occ-minio-predictions",
         "occ-airflow",
         "occ-api",
     }

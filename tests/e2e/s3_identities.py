@@ -56,3 +56,41 @@ def assert_confined(client: Any, *, own: str, other: str, other_key: str) -> Non
     assert key in [o["Key"] for o in listed.get("Contents", [])]
     refused = outside_bucket(client, other, other_key)
     assert refused == dict.fromkeys(refused, "AccessDenied"), refused
+
+
+def own_bucket(client: Any, bucket: str, existing_key: str) -> dict[str, str]:
+    """What the identity gets when it lists, reads, writes and deletes in `bucket`."""
+    return {
+        "list": refusal(lambda: client.list_objects_v2(Bucket=bucket, MaxKeys=1)),
+        "get": refusal(lambda: client.get_object(Bucket=bucket, Key=existing_key)),
+        "put": refusal(
+            lambda: client.put_object(
+                Bucket=bucket, Key=f"identity-probe/{uuid.uuid4().hex}", Body=b"x"
+            )
+        ),
+        "delete": refusal(lambda: client.delete_object(Bucket=bucket, Key=existing_key)),
+    }
+
+
+def assert_write_only(client: Any, *, own: str, own_key: str, others: dict[str, str]) -> None:
+    """The prediction log's identity: it puts objects into `own`, cannot list, read back or
+    delete them (not even `own_key`), and is refused on every bucket of `others` (bucket: key)."""
+    assert own_bucket(client, own, own_key) == {
+        "list": "AccessDenied",
+        "get": "AccessDenied",
+        "put": "allowed",
+        "delete": "AccessDenied",
+    }
+    for bucket, key in others.items():
+        refused = outside_bucket(client, bucket, key)
+        assert refused == dict.fromkeys(refused, "AccessDenied"), (bucket, refused)
+
+
+def assert_read_only(client: Any, *, bucket: str, existing_key: str) -> None:
+    """The lake identity on the prediction log: it lists and reads, never writes or deletes."""
+    assert own_bucket(client, bucket, existing_key) == {
+        "list": "allowed",
+        "get": "allowed",
+        "put": "AccessDenied",
+        "delete": "AccessDenied",
+    }

@@ -137,7 +137,11 @@ def ensure_offline_base() -> None:
 
 
 # The env file's settings; every other value in it is a generated secret.
-SETTINGS = ("SEED_SYNTHETIC_ROWS", "OCCUPANCY_STEP_RETRY_DELAY")
+SETTINGS = (
+    "SEED_SYNTHETIC_ROWS",
+    "OCCUPANCY_STEP_RETRY_DELAY",
+    "OCCUPANCY_PREDICTION_LOG_FLUSH_SECONDS",
+)
 
 
 def random_env(path: Path, rows: int) -> dict[str, str]:
@@ -153,6 +157,8 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         "LAKE_SECRET_KEY": secrets.token_urlsafe(24),
         "MLFLOW_ACCESS_KEY": "mlflow" + secrets.token_hex(8),
         "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24),
+        "PREDICTIONS_ACCESS_KEY": "predictions" + secrets.token_hex(8),
+        "PREDICTIONS_SECRET_KEY": secrets.token_urlsafe(24),
         "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
         "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(48),  # 64 characters: HS512 wants 64 bytes
         "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
@@ -162,6 +168,8 @@ def random_env(path: Path, rows: int) -> dict[str, str]:
         # Half the default: the fault suite waits for retries, whose two attempts must still span
         # an MLflow restart (30-60 s, then 60-120 s later).
         "OCCUPANCY_STEP_RETRY_DELAY": "30",
+        # The monitoring loop's test waits for the API's log to reach the lake.
+        "OCCUPANCY_PREDICTION_LOG_FLUSH_SECONDS": "3",
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)

@@ -1,25 +1,29 @@
 """`make e2e`: the compose stack built and run on this machine, driven like a user would.
 
 Airflow's REST API triggers data_treatment_dag; the Asset it emits schedules train_pipeline_dag;
-MLflow must then hold a @champion and the API must answer a real listing with it. Finally the
-pod the DAG factory renders for the training steps is replayed on Docker against the stack.
+MLflow must then hold a @champion and the API must answer a real listing with it. The monitoring
+loop then runs once: the API logs a shifted scrape it scored, monitoring_dag finds the drift and
+its Asset retrains. Finally the pod the DAG factory renders for the training steps is replayed on
+Docker against the stack.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
-from airflow_rest import AIRFLOW, login, trigger
+from airflow_rest import AIRFLOW, finished, login, newest_run, task_instances, trigger
 from pod_replay import render_step_pods
-from s3_identities import assert_confined, s3_client
+from s3_identities import assert_confined, assert_read_only, assert_write_only, s3_client
 from stack import ROOT, SETTINGS, Stack, http_json, log, wait_for
 
 sys.path.insert(0, str(ROOT / "tests" / "replay"))
@@ -100,6 +104,148 @@ def test_the_prediction_page_answers_explains_and_scores_an_upload(
     status, scored = _page("/batch", body, f"multipart/form-data; boundary={boundary}")
     assert status == 200 and "twenty.csv: 20 scored, 0 refused" in scored
     assert scored.count('class="result ok"') == 20 and 'download="twenty-predictions.csv"' in scored
+
+
+LAKE_BUCKET, LOG_BUCKET = "occupancy-lake", "occupancy-predictions"
+NEXT_SCRAPE = "raw/next_scrape.csv"
+
+
+def _metric(text: str, name: str) -> float:
+    """The value of one sample of the API's /metrics (0 when it is not there)."""
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def _api_metrics() -> str:
+    with urllib.request.urlopen(f"{API}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def _xcom(dag_id: str, run_id: str, task_id: str, token: dict[str, str]) -> Any:
+    status, body = http_json(
+        f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        "/xcomEntries/return_value",
+        headers=token,
+    )
+    assert status == 200, body
+    return body["value"]
+
+
+def _next_run(dag_id: str, after: str, token: dict[str, str]) -> str | None:
+    newest = newest_run(dag_id, token)
+    return newest["dag_run_id"] if newest and newest["dag_run_id"] != after else None
+
+
+def test_the_monitoring_loop_runs_once_end_to_end(
+    stack: Stack, pipeline, token: dict[str, str], tmp_path: Path
+) -> None:
+    """The API logs a scrape with prices x 1.5 through its own S3 identity; monitoring_dag, given
+    the newer scrape, measures the drift and the live performance, reports, and emits
+    occupancy_retraining_needed; the Asset schedules treatment and training on that scrape."""
+    from occupancy.demo_loop import shifted_scrape
+
+    wait_for(
+        "the API to load the champion", lambda: http_json(f"{API}/health/ready")[0] == 200, 180, 3
+    )
+    lake = s3_client(S3, stack.secrets["LAKE_ACCESS_KEY"], stack.secrets["LAKE_SECRET_KEY"])
+    raw = tmp_path / "listings_big.csv"
+    lake.download_file(LAKE_BUCKET, "raw/listings_big.csv", str(raw))
+    shifted = shifted_scrape(str(raw), tmp_path / "next_scrape.csv")
+    frame = pd.read_csv(shifted, dtype=str, keep_default_na=False)
+    listings = [{k: v for k, v in row.items() if v != ""} for row in frame.to_dict("records")]
+    written = 'occupancy_prediction_log_records_total{outcome="written"}'
+    before = _metric(_api_metrics(), written)
+    champion = ""
+    for start in range(0, len(listings), 1000):
+        status, body = http_json(
+            f"{API}/predict", method="POST", body={"listings": listings[start : start + 1000]},
+            timeout=60,
+        )  # fmt: skip
+        assert status == 200, body
+        champion = body["model"]["version"]
+    wait_for(
+        "the API's prediction log to write every scored listing",
+        lambda: _metric(_api_metrics(), written) >= before + len(listings),
+        120,
+        2,
+    )
+    dropped = [line for line in _api_metrics().splitlines() if 'outcome="dropped' in line]
+    assert all(line.endswith(" 0.0") for line in dropped), dropped
+    logged = lake.list_objects_v2(Bucket=LOG_BUCKET, Prefix="predictions/date=")["Contents"]
+    assert logged, "nothing in the prediction log's bucket"
+    lake.upload_file(str(shifted), LAKE_BUCKET, NEXT_SCRAPE)
+
+    # monitoring_dag on demand, over today's log, with the newer scrape as the truth.
+    next_uri = f"s3://{LAKE_BUCKET}/{NEXT_SCRAPE}"
+    monitoring = "e2e-monitoring-1"
+    status, run = trigger(
+        "monitoring_dag", token, {"raw_uri": next_uri, "days": 1, "monitoring_run_id": monitoring}
+    )
+    assert status == 200, run
+    state = wait_for(
+        "monitoring_dag to finish",
+        lambda: finished("monitoring_dag", run["dag_run_id"], token),
+        600,
+        5,
+    )
+    tasks = {
+        t["task_id"]: t["state"] for t in task_instances("monitoring_dag", run["dag_run_id"], token)
+    }
+    assert state == "success" and tasks["request_retraining"] == "success", tasks
+
+    def measured(name: str) -> Any:
+        key = f"monitoring/runs/{monitoring}/{name}"
+        return lake.get_object(Bucket=LAKE_BUCKET, Key=key)["Body"].read()
+
+    summary, performance = (json.loads(measured(f)) for f in ("summary.json", "performance.json"))
+    assert summary["retrain"] is True and summary["model_version"] == str(champion), summary
+    assert any("price" in reason for reason in summary["reasons"]), summary["reasons"]
+    assert summary["window_rows"] >= len(listings)
+    # Live performance: every listing of the newer scrape was predicted, so each with a known
+    # level matches.
+    assert performance["matched"] == performance["truth_listings"] > 200, performance
+    assert summary["live_macro_f1"] == pytest.approx(performance["macro_f1"], abs=1e-4)
+    assert b"<svg" in measured("report.html")
+
+    # The Asset event schedules the treatment DAG on the newer scrape, and training follows.
+    treatment = wait_for(
+        "occupancy_retraining_needed to schedule data_treatment_dag",
+        lambda: _next_run("data_treatment_dag", pipeline["treatment"], token),
+        300,
+        5,
+    )
+    state = wait_for(
+        "the retraining treatment run to finish",
+        lambda: finished("data_treatment_dag", treatment, token),
+        900,
+        5,
+    )
+    assert state == "success", f"data_treatment_dag {treatment} ended {state}"
+    assert _xcom("data_treatment_dag", treatment, "raw_uri", token) == next_uri
+    training = wait_for(
+        "the treatment's Asset to schedule train_pipeline_dag",
+        lambda: _next_run("train_pipeline_dag", pipeline["training"], token),
+        300,
+        5,
+    )
+    state = wait_for(
+        "the retraining run to finish",
+        lambda: finished("train_pipeline_dag", training, token),
+        1500,
+        5,
+    )
+    assert state == "success", f"train_pipeline_dag {training} ended {state}"
+    # The gate decided: a new champion trained on the newer scrape, or the old one kept.
+    status, body = http_json(
+        f"{MLFLOW}/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias=champion"
+    )
+    assert status == 200, body
+    tags = {t["key"]: t["value"] for t in body["model_version"].get("tags", [])}
+    assert tags["occupancy.run_id"] in (treatment, pipeline["treatment"]), tags
+    log(
+        f"monitoring loop: {len(listings)} listings logged, reasons {summary['reasons']}, "
+        f"retraining {treatment} → champion v{body['model_version']['version']}"
+    )
 
 
 def test_airflow_refuses_a_wrong_password(token) -> None:
@@ -205,7 +351,8 @@ def test_each_s3_identity_works_in_its_bucket_and_is_refused_outside(
     stack: Stack, pipeline
 ) -> None:
     """After a whole pipeline ran on them: the lake key (seed, steps) and the mlflow key (the
-    tracking server) each reach one bucket, as minio-provision's policies say."""
+    tracking server) each reach one bucket, as minio-provision's policies say; the predictions
+    key (the API) only puts into the prediction log's bucket, which the lake key reads."""
     lake = s3_client(S3, stack.secrets["LAKE_ACCESS_KEY"], stack.secrets["LAKE_SECRET_KEY"])
     mlflow = s3_client(S3, stack.secrets["MLFLOW_ACCESS_KEY"], stack.secrets["MLFLOW_SECRET_KEY"])
     artifacts = mlflow.list_objects_v2(Bucket="mlflow-artifacts")["Contents"]
@@ -216,6 +363,14 @@ def test_each_s3_identity_works_in_its_bucket_and_is_refused_outside(
         lake, own="occupancy-lake", other="mlflow-artifacts", other_key=artifacts[0]["Key"]
     )
     assert_confined(mlflow, own="mlflow-artifacts", other="occupancy-lake", other_key=raw)
+    api = s3_client(
+        S3, stack.secrets["PREDICTIONS_ACCESS_KEY"], stack.secrets["PREDICTIONS_SECRET_KEY"]
+    )
+    key = f"predictions/identity-probe/{secrets.token_hex(8)}.parquet"
+    api.put_object(Bucket=LOG_BUCKET, Key=key, Body=b"probe")
+    others = {"occupancy-lake": raw, "mlflow-artifacts": artifacts[0]["Key"]}
+    assert_write_only(api, own=LOG_BUCKET, own_key=key, others=others)
+    assert_read_only(lake, bucket=LOG_BUCKET, existing_key=key)
 
 
 def test_the_product_names_the_uri_its_identity_is_refused(
@@ -249,7 +404,8 @@ def test_only_minio_and_its_provisioning_hold_the_root_key(stack: Stack, pipelin
     assert holders == {"minio", "minio-provision"}
     lake_keys = {"AWS_ACCESS_KEY_ID": stack.secrets["LAKE_ACCESS_KEY"]}
     api = _container_env(stack, "api")
-    assert [k for k in api if k.startswith(("AWS_", "MINIO_"))] == []
+    assert api["AWS_ACCESS_KEY_ID"] == stack.secrets["PREDICTIONS_ACCESS_KEY"]
+    assert root not in api.values() and stack.secrets["LAKE_SECRET_KEY"] not in api.values()
     # The local step runner runs steps in the scheduler only (LocalExecutor): the other Airflow
     # services hold no S3 key, and the pipeline above succeeded that way.
     scheduler = _container_env(stack, "airflow-scheduler")

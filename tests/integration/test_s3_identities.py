@@ -24,7 +24,13 @@ from occupancy.lake import Lake
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from s3_identities import assert_confined, refusal, s3_client  # noqa: E402
+from s3_identities import (  # noqa: E402
+    assert_confined,
+    assert_read_only,
+    assert_write_only,
+    refusal,
+    s3_client,
+)
 
 pytestmark = pytest.mark.integration
 PROVISION = ROOT / "charts" / "minio" / "files" / "provision.sh"
@@ -33,13 +39,15 @@ MC = ROOT / "images" / "offline" / "seaweedfs" / "mc.py"
 
 @pytest.fixture
 def mc_env(s3_server: S3Server, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The bucket Job's environment, with two fresh buckets and `mc` the offline stand-in."""
+    """The bucket Job's environment, with three fresh buckets and `mc` the offline stand-in."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "mc"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{MC}" "$@"\n')
     shim.chmod(0o755)
-    lake, artifacts = (f"{kind}-{uuid.uuid4().hex[:12]}" for kind in ("lake", "artifacts"))
+    lake, artifacts, predictions = (
+        f"{kind}-{uuid.uuid4().hex[:12]}" for kind in ("lake", "artifacts", "predictions")
+    )
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "MC_CONFIG_DIR": str(tmp_path / "mc"),
@@ -47,17 +55,20 @@ def mc_env(s3_server: S3Server, tmp_path: Path) -> Iterator[dict[str, str]]:
         "MINIO_ENDPOINT": s3_server.endpoint_url,
         "MINIO_ROOT_USER": s3_server.access_key,
         "MINIO_ROOT_PASSWORD": s3_server.secret_key,
-        "BUCKETS": f"{lake} {artifacts}",
+        "BUCKETS": f"{lake} {artifacts} {predictions}",
         "LAKE_BUCKET": lake,
         "LAKE_ACCESS_KEY": "lake" + secrets.token_hex(8),
         "LAKE_SECRET_KEY": secrets.token_urlsafe(24),
         "MLFLOW_BUCKET": artifacts,
         "MLFLOW_ACCESS_KEY": "mlflow" + secrets.token_hex(8),
         "MLFLOW_SECRET_KEY": secrets.token_urlsafe(24),
+        "PREDICTIONS_BUCKET": predictions,
+        "PREDICTIONS_ACCESS_KEY": "predictions" + secrets.token_hex(8),
+        "PREDICTIONS_SECRET_KEY": secrets.token_urlsafe(24),
     }
     yield env
     root = s3_server.client()
-    for bucket in (lake, artifacts):
+    for bucket in (lake, artifacts, predictions):
         empty_and_delete_bucket(root, bucket)
 
 
@@ -92,6 +103,29 @@ def test_provisioned_identities_are_confined_to_their_bucket_and_rerunning_succe
     assert refusal(lambda: mlflow.delete_object(Bucket=artifact_bucket, Key="model/MLmodel")) == (
         "allowed"
     )
+
+
+def test_the_api_may_only_write_the_prediction_log_which_the_lake_identity_only_reads(
+    s3_server: S3Server, mc_env: dict[str, str]
+) -> None:
+    assert _run(["sh", str(PROVISION)], mc_env).returncode == 0
+    api, lake = _client(s3_server, mc_env, "PREDICTIONS"), _client(s3_server, mc_env, "LAKE")
+    mlflow = _client(s3_server, mc_env, "MLFLOW")
+    log_bucket, lake_bucket = mc_env["PREDICTIONS_BUCKET"], mc_env["LAKE_BUCKET"]
+    key = "predictions/date=2026-12-01/one.parquet"
+    api.put_object(Bucket=log_bucket, Key=key, Body=b"logged")
+    lake.put_object(Bucket=lake_bucket, Key="raw/listings.csv", Body=b"id\n1\n")
+    mlflow.put_object(Bucket=mc_env["MLFLOW_BUCKET"], Key="model/MLmodel", Body=b"m")
+    assert_write_only(
+        api,
+        own=log_bucket,
+        own_key=key,
+        others={lake_bucket: "raw/listings.csv", mc_env["MLFLOW_BUCKET"]: "model/MLmodel"},
+    )
+    assert_read_only(lake, bucket=log_bucket, existing_key=key)
+    assert lake.get_object(Bucket=log_bucket, Key=key)["Body"].read() == b"logged"
+    refused = refusal(lambda: mlflow.list_objects_v2(Bucket=log_bucket))
+    assert refused == "AccessDenied"
 
 
 def test_the_lake_names_the_uri_its_identity_is_refused(

@@ -7,19 +7,22 @@ pods); in-cluster calls go through the Service names from a container on the sam
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 import substitutions
 from engine import Cluster, Node, log
 from install import install, wait_rollout
 from manifests import load
-from s3_identities import assert_confined, s3_client
+from s3_identities import assert_confined, assert_read_only, assert_write_only, s3_client
 from stack import http_json, wait_for
 from step_pods import run_step_pod
 from substitutions import NAMESPACE, RELEASE, TAG
@@ -29,6 +32,7 @@ from occupancy.provenance import checkout_revision
 pytestmark = pytest.mark.replay
 MODEL = "airbnb-occupancy-classifier"
 RAW_KEY = "raw/listings_big.csv"
+PREDICTIONS_BUCKET = "occupancy-predictions"
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / ".occupancy" / "results" / "chart-replay.json"
 
@@ -201,7 +205,8 @@ def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
 
 
 def _identity_client(cluster, identity: str) -> Any:
-    """An S3 client with the keys of `identity` (lake, mlflow) from the rendered Secret."""
+    """An S3 client with the keys of `identity` (lake, mlflow, predictions) from the rendered
+    Secret."""
     keys = cluster["release"].secrets[f"{RELEASE}-minio-{identity}"]
     return s3_client(
         _url(cluster, "minio", 9000), keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]
@@ -216,6 +221,13 @@ def test_each_provisioned_identity_is_refused_outside_its_bucket(cluster, pipeli
         lake, own="occupancy-lake", other="mlflow-artifacts", other_key=artifacts[0]["Key"]
     )
     assert_confined(mlflow, own="mlflow-artifacts", other="occupancy-lake", other_key=RAW_KEY)
+    # The API's: put into the prediction log's bucket only; the lake's: read that bucket.
+    api = _identity_client(cluster, "predictions")
+    key = f"predictions/identity-probe/{uuid.uuid4().hex}.parquet"
+    api.put_object(Bucket=PREDICTIONS_BUCKET, Key=key, Body=b"probe")
+    others = {"occupancy-lake": RAW_KEY, "mlflow-artifacts": artifacts[0]["Key"]}
+    assert_write_only(api, own=PREDICTIONS_BUCKET, own_key=key, others=others)
+    assert_read_only(lake, bucket=PREDICTIONS_BUCKET, existing_key=key)
 
 
 def test_mlflow_answers_a_port_forward_on_any_local_port(cluster, pipeline) -> None:
@@ -257,6 +269,21 @@ def test_the_api_predicts_a_real_listing_through_its_service_name(
     assert body["model"]["name"] == MODEL and prediction["id"] == listing["id"]
     assert prediction["occupancy_level"] in ("zero", "low", "mid", "high")
     log(f"prediction from the chart-configured API: {prediction}")
+    # The chart's predictions identity carried it to the prediction log (flushed within
+    # api.predictionLog.flushSeconds), where the lake identity, the monitoring steps', reads it.
+    lake = _identity_client(cluster, "lake")
+
+    def logged() -> list[str] | None:
+        listed = lake.list_objects_v2(Bucket=PREDICTIONS_BUCKET, Prefix="predictions/date=")
+        keys = [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")]
+        return keys or None
+
+    (key, *_) = wait_for("the API's prediction log to reach S3", logged, 120, 2)
+    table = pq.read_table(
+        io.BytesIO(lake.get_object(Bucket=PREDICTIONS_BUCKET, Key=key)["Body"].read())
+    )
+    assert listing["id"] in table.column("id").to_pylist()
+    assert set(table.column("model_version").to_pylist()) == {body["model"]["version"]}
 
 
 def test_a_task_log_reads_through_the_airflow_rest_api(airflow, pipeline) -> None:

@@ -75,6 +75,18 @@ def test_lake_uri_must_be_file_or_s3(lake_uri: str) -> None:
     )
 
 
+def test_the_prediction_log_defaults_to_the_lake_and_may_have_a_bucket_of_its_own() -> None:
+    assert Settings(lake_uri="s3://lake/").prediction_log_uri == "s3://lake"
+    own = Settings(lake_uri="s3://lake", prediction_log_uri="s3://predictions/")
+    assert own.prediction_log_uri == "s3://predictions"
+    with pytest.raises(ValidationError) as excinfo:
+        Settings(lake_uri="s3://lake", prediction_log_uri="gs://predictions")
+    assert (
+        "OCCUPANCY_PREDICTION_LOG_URI must start with file:// or s3://, got 'gs://predictions'"
+        in (str(excinfo.value))
+    )
+
+
 @pytest.mark.usefixtures("fresh_get_settings")
 def test_get_settings_raises_config_error_naming_the_field(
     monkeypatch: pytest.MonkeyPatch,

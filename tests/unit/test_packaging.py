@@ -135,7 +135,10 @@ def test_compose_gives_each_service_only_its_own_s3_identity() -> None:
     # LocalExecutor: the scheduler runs every step; the other Airflow services hold no S3 key.
     assert lake_users == {"seed", "airflow-scheduler"}
     assert key_of("mlflow") == "MLFLOW_ACCESS_KEY"
-    assert [k for k in env("api") if k.startswith("AWS_")] == []
+    # The API's key is the predictions identity's (write the prediction log, nothing else).
+    assert key_of("api") == "PREDICTIONS_ACCESS_KEY"
+    assert env("api")["OCCUPANCY_PREDICTION_LOG_URI"] == "s3://occupancy-predictions"
+    assert env("api").get("OCCUPANCY_PREDICTION_LOG", "true") != "false"
     # Buckets are made by the root user's one-shot: the seed's lake identity cannot.
     assert not [a for a in services["seed"]["command"] if a.startswith("--bucket")]
 

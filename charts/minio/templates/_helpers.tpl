@@ -12,7 +12,7 @@ minio.credentialsEnv: the root credentials as MinIO and S3 clients expect them.
 {{/*
 minio.identitySecretName: the Secret holding an S3 identity's keys (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY): identities.<identity>.existingSecret, else "<fullname>-<identity>".
-Pass (dict "ctx" . "identity" "lake"|"mlflow").
+Pass (dict "ctx" . "identity" "lake"|"mlflow"|"predictions").
 */}}
 {{- define "minio.identitySecretName" -}}
 {{- $existing := (index .ctx.Values.identities .identity).existingSecret -}}

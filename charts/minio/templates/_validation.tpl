@@ -11,7 +11,7 @@ minio.validateValues: every value that would break the chart, reported at once.
 {{- $problems = append $problems (printf "buckets: %q is not an S3 bucket name (dot-separated labels of lowercase letters, digits and inner hyphens, not an IP address)" .) -}}
 {{- end -}}
 {{- end -}}
-{{- range $identity := list "lake" "mlflow" -}}
+{{- range $identity := list "lake" "mlflow" "predictions" -}}
 {{- $bucket := (index $.Values.identities $identity).bucket -}}
 {{- if not (has $bucket $.Values.buckets) -}}
 {{- $problems = append $problems (printf "identities.%s.bucket: %q is not one of buckets %v, which the Job creates" $identity $bucket $.Values.buckets) -}}

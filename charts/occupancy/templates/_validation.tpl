@@ -27,11 +27,12 @@ disabled (its values name "<release>-<chart>" by default).
 {{- end -}}
 {{- /* An identity in an existing Secret: its users must name that Secret, not the generated one. */ -}}
 {{- if $.Values.minio.enabled -}}
-{{- range list (list "lake" "airflow" "steps.secret") (list "mlflow" "mlflow" "artifacts.credentialsSecret") -}}
+{{- range list (list "lake" "airflow" "steps.secret") (list "mlflow" "mlflow" "artifacts.credentialsSecret") (list "predictions" "api" "predictionLog.credentialsSecret") -}}
 {{- $identity := index . 0 -}}
 {{- $user := index . 1 -}}
 {{- $existing := dig "identities" $identity "existingSecret" "" $.Values.minio -}}
-{{- $value := ternary (dig "steps" "secret" "" (index $.Values $user)) (dig "artifacts" "credentialsSecret" "" (index $.Values $user)) (eq $user "airflow") -}}
+{{- $value := index $.Values $user -}}
+{{- range splitList "." (index . 2) }}{{ if kindIs "map" $value }}{{ $value = get $value . }}{{ else }}{{ $value = "" }}{{ end }}{{ end -}}
 {{- $rendered := tpl (toString $value) $ -}}
 {{- if and $existing (index $.Values $user).enabled (ne $rendered $existing) -}}
 {{- $problems = append $problems (printf "%s.%s (%q) must name minio.identities.%s.existingSecret (%q), the Secret with the %s identity's keys" $user (index . 2) $rendered $identity $existing $identity) -}}

@@ -25,7 +25,7 @@ from occupancy.api.prediction_log import PredictionLog
 from occupancy.api.routes import ROUTERS
 from occupancy.api.scoring_pool import ScoringPool
 from occupancy.config import Settings
-from occupancy.lake import Lake
+from occupancy.monitoring.window import prediction_log_lake
 
 if TYPE_CHECKING:
     from occupancy.api.shutdown import DrainFlag
@@ -66,7 +66,7 @@ def create_app(
     app.state.scoring_pool = ScoringPool()
     app.state.prediction_log = (
         PredictionLog(
-            Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url),
+            prediction_log_lake(settings),
             metrics,
             flush_seconds=settings.prediction_log_flush_seconds,
         )

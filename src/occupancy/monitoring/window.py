@@ -1,7 +1,8 @@
 """A window of the prediction log: what one model version was asked over the last days.
 
-The API writes `predictions/date=YYYY-MM-DD/*.parquet` (`occupancy.api.prediction_log`); a
-window is every file of the dates from `since` to `until`, the rows of one model version.
+The API writes `<prediction log>/predictions/date=YYYY-MM-DD/*.parquet`
+(`occupancy.api.prediction_log`); a window is every file of the dates from `since` to `until`,
+the rows of one model version.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from occupancy.config import Settings
 from occupancy.lake import Lake
 
 PREFIX = "predictions"
+
+
+def prediction_log_lake(settings: Settings) -> Lake:
+    """Where the API logs its predictions: `OCCUPANCY_PREDICTION_LOG_URI`, by default the lake."""
+    return Lake(settings.prediction_log_uri, endpoint_url=settings.s3_endpoint_url)
 
 
 def window_dates(until: date, days: int) -> list[date]:

@@ -25,7 +25,7 @@ from occupancy.lake import Lake
 from occupancy.monitoring.drift import input_drift, prediction_drift
 from occupancy.monitoring.layout import DRIFT, monitoring_key, without_nan
 from occupancy.monitoring.profile import FILE_NAME, check_profile
-from occupancy.monitoring.window import read_window, window_dates
+from occupancy.monitoring.window import prediction_log_lake, read_window, window_dates
 from occupancy.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ def run_drift(
     check_profile(profile, source)
     dates = window_dates(end, days)
     lake = Lake(settings.lake_uri, endpoint_url=settings.s3_endpoint_url)
-    window = read_window(lake, dates, version)
+    predictions_log = prediction_log_lake(settings)
+    window = read_window(predictions_log, dates, version)
     report: dict[str, Any] = {
         "model": {
             "name": settings.model_name,
@@ -96,7 +97,7 @@ def run_drift(
         log.warning(
             "drift: the prediction log at %s has no prediction of v%s from %s to %s: "
             "nothing to measure",
-            lake.uri("predictions"),
+            predictions_log.uri("predictions"),
             version,
             dates[0],
             dates[-1],

@@ -17,7 +17,7 @@ from occupancy.config import Settings
 from occupancy.lake import Lake
 from occupancy.monitoring.layout import PERFORMANCE, monitoring_key, without_nan
 from occupancy.monitoring.performance import live_performance, read_truth
-from occupancy.monitoring.window import read_window, window_dates
+from occupancy.monitoring.window import prediction_log_lake, read_window, window_dates
 from occupancy.registry import Registry
 from occupancy.steps.drift import monitored_champion, window_end
 
@@ -44,7 +44,7 @@ def run_performance(
     version = str(champion.version)
     truth = read_truth(truth_uri, endpoint_url=settings.s3_endpoint_url)
     dates = window_dates(end, days)
-    predictions = read_window(lake, dates, version)
+    predictions = read_window(prediction_log_lake(settings), dates, version)
     if predictions.empty:
         predictions = predictions.reindex(columns=["id", "logged_at", "occupancy_level"])
     result = live_performance(predictions, truth)

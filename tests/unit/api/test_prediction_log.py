@@ -152,7 +152,7 @@ def test_a_lake_that_refuses_writes_loses_the_records_counted_and_the_api_keeps_
 ) -> None:
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the lake's folder should be")
-    broken = settings.model_copy(update={"lake_uri": blocked.as_uri()})
+    broken = settings.model_copy(update={"prediction_log_uri": blocked.as_uri()})
     with api(broken, FakeHolder(dataclasses.replace(served))) as client:
         for _ in range(3):
             assert client.post("/predict", json={"listings": listings(2)}).status_code == 200
