@@ -12,8 +12,9 @@ from occupancy_airflow.steps import step
 
 MONITORING_RUN_ID = "{{ params.monitoring_run_id or run_id }}"
 # A scheduled run (at midnight) measures up to the day that just ended; a manual run without a
-# logical date (ds empty) up to now.
-UNTIL = "{{ params.until or (macros.ds_add(ds, -1) if ds else '') }}"
+# logical date (the REST API's and the UI's default) up to now: Airflow 3 then leaves `ds` out of
+# the context altogether, and its strict templates fail on a name that is not defined.
+UNTIL = "{{ params.until or (macros.ds_add(ds, -1) if ds is defined and ds else '') }}"
 
 DOC = """
 ### Monitoring

@@ -78,3 +78,27 @@ def test_the_treatment_run_takes_the_newest_requested_scrape_whatever_the_order(
     assert task.python_callable() == "s3://lake/raw/given.csv"
     context["params"]["raw_uri"], context["triggering_asset_events"] = None, {}
     assert task.python_callable() == ""  # a manual run: the step's default, OCCUPANCY_RAW_URI
+
+
+def _rendered_until(load_dags, context: dict[str, Any]) -> str:
+    """The `--until` the drift task's command gets, rendered by Airflow's own template engine."""
+    from airflow.sdk import macros
+
+    dag = load_dags().dags["monitoring_dag"]
+    task = dag.get_task("drift").prepare_for_execution()
+    task.render_template_fields(
+        {"params": dag.params.dump(), "macros": macros, "run_id": "manual__1", **context},
+        jinja_env=dag.get_template_env(),
+    )
+    arguments = list(task.arguments)
+    return str(arguments[arguments.index("--until") + 1])
+
+
+def test_a_run_without_a_logical_date_measures_up_to_now(load_dags) -> None:
+    """The REST API and the UI trigger with no logical date: Airflow 3 then leaves `ds` out of
+    the template context, and the template must not fail on it."""
+    assert _rendered_until(load_dags, {}) == ""
+
+
+def test_a_scheduled_run_measures_up_to_the_day_before_its_logical_date(load_dags) -> None:
+    assert _rendered_until(load_dags, {"ds": "2026-12-03"}) == "2026-12-02"
