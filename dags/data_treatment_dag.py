@@ -51,7 +51,10 @@ with DAG(
         "raw_uri": Param(
             None,
             type=["null", "string"],
-            description="Raw listings CSV(.gz): path, file:// or s3:// (default OCCUPANCY_RAW_URI)",
+            description=(
+                "Raw listings CSV(.gz): path, file://, s3:// or http(s):// "
+                "(default OCCUPANCY_RAW_URI)"
+            ),
         ),
         "pipeline_run_id": Param(
             None,

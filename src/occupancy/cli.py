@@ -130,7 +130,7 @@ def ingest(
     raw: Annotated[
         str | None,
         typer.Option(
-            help="Raw listings CSV(.gz): path, file:// or s3:// (default OCCUPANCY_RAW_URI)."
+            help="Raw listings CSV(.gz): path, file://, s3:// or http(s):// (default OCCUPANCY_RAW_URI)."
         ),
     ] = None,
 ) -> None:
@@ -261,7 +261,7 @@ def performance(
         str,
         typer.Option(
             "--truth",
-            help="A newer scrape of the city (CSV(.gz): path, file:// or s3://); empty: "
+            help="A newer scrape of the city (CSV(.gz): path, file://, s3:// or http(s)://); empty: "
             "record that nothing was measured.",
         ),
     ] = "",
@@ -289,7 +289,7 @@ def report(run_id: MonitoringRunId) -> None:
 @_friendly
 def predict(
     input: Annotated[
-        str, typer.Option("--input", help="Listings CSV(.gz) to score: path or s3://.")
+        str, typer.Option("--input", help="Listings CSV(.gz) to score: path, s3:// or http(s)://.")
     ],
     output: Annotated[Path, typer.Option("--output", help="Predictions file, .csv or .parquet.")],
 ) -> None:

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     monitoring_min_rows: int = Field(default=200, ge=1)
     monitoring_max_f1_drop: float = Field(default=0.10, ge=0.0, le=1.0)
     monitoring_min_matched: int = Field(default=200, ge=1)
+    # Raw files at http(s):// URLs (occupancy.download): the size limit, the timeout for the
+    # connection and between two blocks of the body, and the tries on a transient failure.
+    download_max_bytes: int = Field(default=2 << 30, ge=1)
+    download_timeout_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
+    download_attempts: int = Field(default=4, ge=1, le=20)
     max_bad_row_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)

@@ -1,4 +1,4 @@
-"""The data lake: read and write objects under a `file://` or `s3://` root.
+"""The data lake: read and write objects under a `file://` or `s3://` root; open inputs anywhere.
 
 Only this module touches storage. `Lake(root)` picks the backend once from the root URI, the
 way `Path()` gives a `PosixPath`: `LocalLake` for a directory (`file://…` or a bare path),
@@ -31,6 +31,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 from occupancy.atomic import atomic_write
+from occupancy.download import DownloadLimits, download, is_http
 from occupancy.errors import LakeError, NotFoundError, UriError
 
 _S3_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden", "403"}
@@ -385,12 +386,15 @@ class _State:
 
 
 def open_input(
-    uri: str, *, endpoint_url: str | None = None
+    uri: str, *, endpoint_url: str | None = None, limits: DownloadLimits | None = None
 ) -> contextlib.AbstractContextManager[IO[bytes]]:
-    """Open any input URI (local path, file://, s3://bucket/key) for streaming reads.
+    """Open any input URI (local path, file://, s3://bucket/key, http(s)://) for streaming reads.
 
-    `endpoint_url` is the S3 endpoint, as for `Lake`; local inputs ignore it.
+    `endpoint_url` is the S3 endpoint, as for `Lake`; local inputs ignore it. An http(s) URL is
+    downloaded first, within `limits`, to a scratch file removed on exit (`occupancy.download`).
     """
+    if is_http(uri):
+        return downloaded(uri, limits)
     scheme, rest = split_uri(uri)
     if scheme == "file":
         path = Path(rest)
@@ -399,6 +403,15 @@ def open_input(
     if not key:
         raise UriError(f"input URI {uri!r} names a bucket but no object: use s3://bucket/key")
     return S3Lake(f"s3://{bucket}", endpoint_url=endpoint_url).open(key)
+
+
+@contextlib.contextmanager
+def downloaded(url: str, limits: DownloadLimits | None = None) -> Iterator[IO[bytes]]:
+    """The file at `url`, downloaded whole to a scratch directory and open for reading."""
+    with local_workdir() as work:
+        fetched = download(url, work / "download", limits or DownloadLimits())
+        with fetched.path.open("rb") as handle:
+            yield handle
 
 
 @contextlib.contextmanager

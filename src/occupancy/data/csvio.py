@@ -15,14 +15,16 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from queue import Empty, Full, Queue
 from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from occupancy.download import DownloadLimits, download, is_http
 from occupancy.errors import SchemaError
-from occupancy.lake import open_input, split_uri
+from occupancy.lake import local_workdir, open_input, split_uri
 
 _PEEK_BYTES = 1 << 16
 BLOCK_BYTES = 1 << 22  # 4 MB of CSV per batch: flat memory on any size, measured fastest
@@ -100,14 +102,28 @@ def _peek(uri: str, stream: IO[bytes]) -> bytes:
 
 @contextlib.contextmanager
 def open_listings_csv(
-    uri: str, required: Iterable[str], *, endpoint_url: str | None = None
+    uri: str,
+    required: Iterable[str],
+    *,
+    endpoint_url: str | None = None,
+    local: Path | None = None,
+    limits: DownloadLimits | None = None,
 ) -> Iterator[CsvSource]:
     """Open a listings CSV (gzip detected by content) and check its header has every required column.
 
-    `endpoint_url` is the S3 endpoint for s3:// inputs (None: boto3's own resolution).
+    `endpoint_url` is the S3 endpoint for s3:// inputs (None: boto3's own resolution). An
+    http(s) URL is downloaded within `limits` first, unless `local` is a copy of it already on
+    disk; either way the file is read in place and errors name `uri`.
     """
-    scheme, path = split_uri(uri)
-    with open_input(uri, endpoint_url=endpoint_url) as raw:
+    if local is None and is_http(uri):
+        with local_workdir() as work:
+            fetched = download(uri, work / "download", limits or DownloadLimits())
+            with open_listings_csv(uri, required, local=fetched.path) as source:
+                yield source
+        return
+    scheme, path = ("file", str(local)) if local is not None else split_uri(uri)
+    opener = local.open("rb") if local is not None else open_input(uri, endpoint_url=endpoint_url)
+    with opener as raw:
         gzipped, stream, head, columns = _checked(uri, raw, required)
         if scheme == "file":
             # Local files are read by Arrow's native reader: no Python in the parsing loop.

@@ -10,10 +10,12 @@ another raw file is refused instead of silently returning the old snapshot.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from occupancy.data.csvsafe import neutralise_cell
 from occupancy.data.schema import ID_COLUMN, RAW_COLUMNS, REQUIRED_FOR_TRAINING, Kind
 from occupancy.data.validate import validate_rows
 from occupancy.digest import file_digest, stream_digest
+from occupancy.download import download, is_http, limits_from
 from occupancy.errors import DataError, QualityError
 from occupancy.lake import local_workdir, open_input
 from occupancy.run_layout import LISTINGS, QUARANTINE, open_run
@@ -129,13 +132,12 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
         return outputs.reuse(published, inputs)
 
     started = time.perf_counter()
-    # Read before the ingest, so a file replaced while the step runs reads as another input.
-    source_inputs = _source(settings, source_uri)
     writer = outputs.new_writer()
     with (
         local_workdir() as work,
+        _fetched(settings, source_uri, work) as (source_inputs, local),
         open_listings_csv(
-            source_uri, REQUIRED_FOR_TRAINING, endpoint_url=settings.s3_endpoint_url
+            source_uri, REQUIRED_FOR_TRAINING, endpoint_url=settings.s3_endpoint_url, local=local
         ) as source,
     ):
         snapshot_path = work / LISTINGS
@@ -195,8 +197,31 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
     return summary
 
 
+@contextlib.contextmanager
+def _fetched(
+    settings: Settings, uri: str, work: Path
+) -> Iterator[tuple[dict[str, Any], Path | None]]:
+    """The raw input's manifest record, and its local copy when it had to be downloaded.
+
+    A URL is downloaded once into `work`, its digest taken on the way, and then read from disk.
+    Anything else is read twice, first whole for its digest, so that a file replaced while the
+    step runs reads as another input.
+    """
+    if not is_http(uri):
+        yield _source(settings, uri), None
+        return
+    fetched = download(uri, work / "source", limits_from(settings))
+    if fetched.attempts > 1:
+        log.info("ingest: %s downloaded in %d tries", uri, fetched.attempts)
+    yield (
+        {"source": uri, "source_digest": fetched.digest, "source_bytes": fetched.bytes},
+        (fetched.path),
+    )
+
+
 def _source(settings: Settings, uri: str) -> dict[str, Any]:
     """The raw input as a manifest records it: URI, digest and size."""
-    with open_input(uri, endpoint_url=settings.s3_endpoint_url) as handle:
+    limits = limits_from(settings)
+    with open_input(uri, endpoint_url=settings.s3_endpoint_url, limits=limits) as handle:
         digest, size = stream_digest(handle)
     return {"source": uri, "source_digest": digest, "source_bytes": size}
