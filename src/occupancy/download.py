@@ -163,6 +163,13 @@ def _try(session: requests.Session, url: str, body: _Body, limits: DownloadLimit
             )
         if status == 200 and body.received:
             body.restart()  # Range ignored, or the file changed since: its whole body again
+        if status == 206 and not response.headers.get("Content-Range", "").startswith(
+            f"bytes {body.received}-"
+        ):
+            body.restart()  # a range other than the one asked for: nothing to append it to
+            raise _TransientError(
+                f"asked for bytes {body.received:,}- and got {response.headers.get('Content-Range')}"
+            )
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type in ("text/html", "application/xhtml+xml"):
             raise DataError(

@@ -50,6 +50,7 @@ AIRFLOW = {
         for c in ("api-server", "dag-processor", "scheduler", "triggerer")
     ),
     "Job/occ-airflow-migrate-1",
+    "Job/occ-airflow-seed",
     "Role/occ-airflow-pod-launcher",
     "RoleBinding/occ-airflow-pod-launcher",
     "Service/occ-airflow-api-server",
@@ -63,7 +64,7 @@ POLICIES = {
     "minio": {"NetworkPolicy/occ-minio", "NetworkPolicy/occ-minio-buckets"},
     "airflow": {
         f"NetworkPolicy/occ-airflow{suffix}"
-        for suffix in ("", "-api-server", "-scheduler", "-steps")
+        for suffix in ("", "-api-server", "-scheduler", "-steps", "-seed")
     },
     "api": {"NetworkPolicy/occ-api"},
 }

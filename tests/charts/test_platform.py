@@ -96,6 +96,7 @@ ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET, PREDICTIONS_SECRET = (
     "occ-minio-predictions",
 )
 IDENTITY_SECRETS = {ROOT_SECRET, LAKE_SECRET, MLFLOW_SECRET, PREDICTIONS_SECRET}
+SEED_JOB = "Job/occ-airflow-seed"  # the step image with the lake identity, not an Airflow pod
 
 
 def _secrets_read(pod_spec: dict[str, Any]) -> set[str]:
@@ -136,8 +137,11 @@ def test_each_s3_identity_reaches_only_the_pods_that_need_it(umbrella, step_pods
     assert readers[MLFLOW_SECRET] == {"Deployment/occ-mlflow", "Job/occ-minio-buckets"}
     assert readers[PREDICTIONS_SECRET] == {"Deployment/occ-api", "Job/occ-minio-buckets"}
     assert "Job/occ-minio-buckets" in readers[LAKE_SECRET]
+    # Besides the step pods: the bucket Job, and the seed Job, which puts the first raw file
+    # where ingest pods read it.
     assert {r for r in readers[LAKE_SECRET] if not r.startswith("step/")} == {
-        "Job/occ-minio-buckets"
+        "Job/occ-minio-buckets",
+        SEED_JOB,
     }
     assert len([r for r in readers[LAKE_SECRET] if r.startswith("step/")]) >= 1
     assert all(pod["spec"]["containers"][0]["envFrom"][1]["secretRef"]["name"] == LAKE_SECRET
@@ -148,7 +152,7 @@ def test_airflow_gets_no_s3_keys_and_the_api_only_the_prediction_logs(umbrella) 
     from chart_support import pod_specs
 
     specs = dict(pod_specs(umbrella))
-    keyless = [w for w in specs if w.split("/")[1].startswith("occ-airflow")]
+    keyless = [w for w in specs if w.split("/")[1].startswith("occ-airflow") and w != SEED_JOB]
     assert len(keyless) >= 5  # four Airflow components, the migration Job
     for workload in keyless:
         assert _aws_variables(specs[workload]) == set(), workload
@@ -302,6 +306,7 @@ def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
         "occ-mlflow",
         "occ-mlflow-migrate",
         "occ-minio-buckets",
+        "occ-airflow-seed",
         *steps,
     )
     needed: list[Flow] = [
@@ -337,6 +342,7 @@ def expected_flows(steps: tuple[str, ...]) -> tuple[list[Flow], list[Flow]]:
         ),
         (("occ-mlflow",), ("occ-minio",), _tcp(9000), "MLflow artifact proxy → S3"),
         (("occ-minio-buckets",), ("occ-minio",), _tcp(9000), "bucket provisioning Job"),
+        (("occ-airflow-seed",), ("occ-minio",), _tcp(9000), "seed Job: the first raw file"),
         (steps, ("occ-minio",), _tcp(9000), "step pods read and write the lake"),
         (steps, ("occ-mlflow",), _tcp(5000), "step pods track runs and register models"),
         (dns_clients, (OTHER_NS,), DNS, "cluster DNS (global.networkPolicy.dnsPeers)"),
@@ -361,6 +367,7 @@ def _forbidden(steps: tuple[str, ...]) -> list[tuple[str, str, str | None, str]]
         "occ-mlflow-migrate",
         "occ-minio",
         "occ-minio-buckets",
+        "occ-airflow-seed",
     )
     release += ("occ-postgres", *steps)
     rules: list[tuple[str, str, str | None, str]] = [
@@ -672,3 +679,16 @@ def test_checkov_finds_nothing_beyond_the_documented_skips(helm, render, tmp_pat
     failed = [(f["check_id"], f["resource"]) for f in report["results"]["failed_checks"]]
     assert failed == []
     assert report["summary"]["passed"] > 500
+
+
+def test_step_pods_reach_the_internet_only_where_download_egress_says(render) -> None:
+    """Off by default (no address outside the cluster); set, a URL's host on 443/80 only."""
+    policies = _by_kind(render.objects("airflow"), "NetworkPolicy")
+    egress = policies["occ-airflow-steps"]["spec"]["egress"]
+    assert all("ipBlock" not in peer for rule in egress for peer in rule.get("to", []))
+    internet = "steps.downloadEgress[0].ipBlock.cidr=0.0.0.0/0"
+    rendered = render.objects("airflow", sets=(internet,))
+    egress = _by_kind(rendered, "NetworkPolicy")["occ-airflow-steps"]["spec"]["egress"]
+    (download,) = [r for r in egress if any("ipBlock" in p for p in r.get("to", []))]
+    assert download["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    assert download["ports"] == [{"port": 443}, {"port": 80}]

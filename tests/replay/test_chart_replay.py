@@ -32,6 +32,7 @@ from occupancy.provenance import checkout_revision
 pytestmark = pytest.mark.replay
 MODEL = "airbnb-occupancy-classifier"
 RAW_KEY = "raw/listings_big.csv"
+CITY_KEY = "raw/newark_2025-09-30_listings.csv.gz"
 PREDICTIONS_BUCKET = "occupancy-predictions"
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / ".occupancy" / "results" / "chart-replay.json"
@@ -156,13 +157,15 @@ def _state(airflow: dict[str, Any], dag_id: str, run_id: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
-    """Upload a real city file where the chart's OCCUPANCY_RAW_URI points (with the lake
-    identity's keys, which the bucket Job provisioned), trigger the treatment DAG, and let the
-    Asset start training."""
+    """The seed Job put synthetic listings where the chart's OCCUPANCY_RAW_URI points; upload a
+    real city file next to it (with the lake identity's keys, which the bucket Job provisioned),
+    trigger the treatment DAG on it by its conf, and let the Asset start training."""
     started = time.monotonic()
     s3 = _identity_client(cluster, "lake")
+    seeded = s3.head_object(Bucket="occupancy-lake", Key=RAW_KEY)
+    assert seeded["ContentLength"] > 1_000_000, seeded  # 20,000 synthetic listings
     s3.upload_file(
-        str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), "occupancy-lake", RAW_KEY
+        str(real_data_dir / "newark_2025-09-30_listings.csv.gz"), "occupancy-lake", CITY_KEY
     )
     for dag_id in ("data_treatment_dag", "train_pipeline_dag"):
         wait_for(
@@ -176,7 +179,7 @@ def pipeline(cluster, airflow, real_data_dir: Path) -> dict[str, Any]:
     status, run = http_json(
         f"{airflow['base']}/api/v2/dags/data_treatment_dag/dagRuns",
         method="POST",
-        body={"logical_date": None, "conf": {}},
+        body={"logical_date": None, "conf": {"raw_uri": f"s3://occupancy-lake/{CITY_KEY}"}},
         headers=airflow["headers"],
     )
     assert status == 200, run
