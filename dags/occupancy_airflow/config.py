@@ -15,6 +15,7 @@
 | OCCUPANCY_LOCAL_STEP_BIN | `occupancy` on PATH | the executable the local runner starts |
 | OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
 | OCCUPANCY_TRAIN_CONCURRENCY | 2 | training pods running at once (the rest wait their turn) |
+| OCCUPANCY_MAX_PARALLEL_SOURCES | 2 | ingest (and treat) pods of one run at once, one per raw source |
 | OCCUPANCY_TRAIN_CPU_REQUEST | 500m | CPU request of a training pod (limit: 2) |
 | OCCUPANCY_TRAIN_MEMORY_REQUEST | 1Gi | memory request of a training pod (limit: 6Gi) |
 
@@ -72,6 +73,7 @@ class StepConfig:
     families: tuple[str, ...]
     train: Resources
     train_concurrency: int
+    source_concurrency: int = 2
 
 
 def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
@@ -97,11 +99,8 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         raise ValueError(
             f"OCCUPANCY_MODEL_FAMILIES holds unknown families {unknown}: use some of {DEFAULT_FAMILIES}"
         )
-    concurrency = env.get("OCCUPANCY_TRAIN_CONCURRENCY", "2")
-    if not concurrency.isdigit() or int(concurrency) < 1:
-        raise ValueError(
-            f"OCCUPANCY_TRAIN_CONCURRENCY must be a whole number >= 1, got {concurrency!r}"
-        )
+    concurrency = _at_least_one(env, "OCCUPANCY_TRAIN_CONCURRENCY")
+    sources = _at_least_one(env, "OCCUPANCY_MAX_PARALLEL_SOURCES")
     requests = {
         name: env.get(name, default)
         for name, default in (
@@ -136,13 +135,24 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
             cpu_request=requests["OCCUPANCY_TRAIN_CPU_REQUEST"],
             memory_request=requests["OCCUPANCY_TRAIN_MEMORY_REQUEST"],
         ),
-        train_concurrency=int(concurrency),
+        train_concurrency=concurrency,
+        source_concurrency=sources,
     )
+
+
+def _at_least_one(env: dict[str, str], name: str, default: str = "2") -> int:
+    value = env.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 # A step's exit code when its input or a contract is wrong (= occupancy.errors.EXIT_BAD_INPUT,
 # tests/dags/test_contracts.py): no retry can fix it, so both runners fail the task at once.
 EXIT_BAD_INPUT = 2
+# A step's exit code when it has nothing to do (= occupancy.errors.EXIT_SKIPPED): a source whose
+# ingest failed is not treated, and the task is marked skipped instead of failed.
+EXIT_SKIPPED = 3
 # Where a step writes its summary for a task that returns it as XCom (= occupancy.cli.
 # RESULT_FILE_ENV, tests/dags/test_contracts.py).
 RESULT_FILE_ENV = "OCCUPANCY_STEP_RESULT_FILE"

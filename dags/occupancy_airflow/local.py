@@ -3,7 +3,8 @@
 Used in `occupancy demo` (through `airflow dags test`) and in docker compose, where Airflow and
 the `occupancy` package share a machine. Output is streamed line by line into the task log, and
 a non-zero exit fails the task with the step's own `error: ...` line as the reason: exit 2 (bad
-input, DESIGN.md section 5) at once, without the retries any other failure gets. With
+input, DESIGN.md section 5) at once, without the retries any other failure gets; exit 3 (nothing
+to do) marks it skipped. With
 `result=True` the step's summary (the JSON it writes to OCCUPANCY_STEP_RESULT_FILE) is the task's
 return value, its XCom, as a pod's is through the provider's sidecar.
 """
@@ -22,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from occupancy_airflow.config import EXIT_BAD_INPUT, RESULT_FILE_ENV
+from occupancy_airflow.config import EXIT_BAD_INPUT, EXIT_SKIPPED, RESULT_FILE_ENV
 
 
 class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not analysed here
@@ -94,6 +95,8 @@ class LocalStepOperator(BaseOperator):  # type: ignore[misc]  # Airflow is not a
             if line.startswith("error: "):
                 reason = line.removeprefix("error: ")
         code = process.wait()
+        if code == EXIT_SKIPPED:
+            raise AirflowSkipException(f"`{shown}` had nothing to do: {reason or 'no reason'}")
         if code == EXIT_BAD_INPUT:
             raise AirflowFailException(
                 f"`{shown}` refused its input (exit {code}, not retried): {reason or 'no reason'}"

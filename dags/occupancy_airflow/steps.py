@@ -14,7 +14,13 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from occupancy_airflow.config import RESULT_FILE_ENV, Resources, StepConfig, load_step_config
+from occupancy_airflow.config import (
+    EXIT_SKIPPED,
+    RESULT_FILE_ENV,
+    Resources,
+    StepConfig,
+    load_step_config,
+)
 from occupancy_airflow.local import LocalStepOperator
 
 CMDS = ["occupancy"]
@@ -105,6 +111,8 @@ def _pod_kwargs(
         "log_events_on_failure": True,
         # A result travels through the provider's sidecar (StepPodOperator makes it restricted).
         "do_xcom_push": result,
+        # Exit 3: nothing to do (a source whose ingest failed), the task is skipped.
+        "skip_on_exit_code": EXIT_SKIPPED,
         "xcom_sidecar_container_security_context": restricted_container_context(),
         "reattach_on_restart": True,
         "startup_timeout_seconds": 600,  # first pull of the step image on a fresh node

@@ -96,6 +96,7 @@ def _friendly(func: F) -> F:
         except OccupancyError as exc:
             if _debugging():
                 raise
+            # The runners read the reason off this line (a skip's too).
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -123,6 +124,55 @@ def _emit(summary: dict[str, Any]) -> None:
     typer.echo(text)
 
 
+SourceName = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="The source's name when the run treats several raw files (`occupancy step "
+        "sources`); then the combine step publishes the run's table.",
+    ),
+]
+
+
+@step_app.command("sources")
+@_friendly
+def sources(
+    run_id: RunId,
+    raw: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A raw listings CSV(.gz) (path, file://, s3:// or http(s)://) or a folder "
+            "ending in / (every .csv/.csv.gz under it); repeat for more (default "
+            "OCCUPANCY_RAW_URI)."
+        ),
+    ] = None,
+    raw_list: Annotated[
+        str | None,
+        typer.Option(help="The same as a JSON list of strings (what data_treatment_dag passes)."),
+    ] = None,
+) -> None:
+    """Name the raw sources of a run (what data_treatment_dag maps ingest and treat over)."""
+    from occupancy.steps.sources import run_sources
+
+    _emit(run_sources(get_settings(), run_id, [*(raw or []), *_json_strings(raw_list)]))
+
+
+def _json_strings(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--raw-list is not JSON ({exc.msg}): {text[:80]!r}") from None
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise typer.BadParameter(f"--raw-list must be a JSON list of strings, got {text[:80]!r}")
+    return values
+
+
 @step_app.command("ingest")
 @_friendly
 def ingest(
@@ -133,21 +183,65 @@ def ingest(
             help="Raw listings CSV(.gz): path, file://, s3:// or http(s):// (default OCCUPANCY_RAW_URI)."
         ),
     ] = None,
+    source: SourceName = None,
 ) -> None:
     """Validate the raw CSV, quarantine bad rows and snapshot it into the lake."""
     from occupancy.steps.ingest import run_ingest
 
     # An empty --raw (what a DAG renders when no file was given) means the configured default.
-    _emit(run_ingest(get_settings(), run_id, raw or None))
+    _emit(run_ingest(get_settings(), run_id, raw or None, source=source or None))
 
 
 @step_app.command("treat")
 @_friendly
-def treat(run_id: RunId) -> None:
+def treat(run_id: RunId, source: SourceName = None) -> None:
     """Clean, build features, target and split; publish Parquet."""
     from occupancy.steps.treat import run_treat
 
-    _emit(run_treat(get_settings(), run_id))
+    _emit(run_treat(get_settings(), run_id, source=source or None))
+
+
+@step_app.command("combine")
+@_friendly
+def combine(
+    run_id: RunId,
+    sources: Annotated[
+        str, typer.Option(help="The run's source names, comma-separated (`step sources`).")
+    ],
+) -> None:
+    """Publish the union of a run's per-source tables as its training table."""
+    from occupancy.steps.combine import run_combine
+
+    names = [name.strip() for name in sources.split(",") if name.strip()]
+    _emit(run_combine(get_settings(), run_id, names))
+
+
+@app.command("prepare")
+@_friendly
+def prepare(
+    raw: Annotated[
+        list[str],
+        typer.Option(
+            help="A raw listings CSV(.gz) (path, file://, s3:// or http(s)://) or a folder "
+            "ending in /; repeat for more."
+        ),
+    ],
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Pipeline run id (default: a new one).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Sources treated at a time, one process each (default "
+            "OCCUPANCY_MAX_PARALLEL_SOURCES, else 2).",
+        ),
+    ] = None,
+) -> None:
+    """Ingest and treat raw files in parallel processes, then combine them (no Airflow)."""
+    from occupancy.treatment import new_run_id, run_treatment
+
+    _emit(run_treatment(get_settings(), run_id or new_run_id(), raw, workers))
 
 
 @step_app.command("check")

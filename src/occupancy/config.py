@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     AliasChoices,
@@ -76,6 +77,15 @@ class Settings(BaseSettings):
     download_timeout_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
     download_attempts: int = Field(default=4, ge=1, le=20)
     max_bad_row_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    # The promotion gate per source (steps.promote): a challenger that beats the champion overall
+    # is still kept out when it loses more than this macro-F1 on a source with enough test rows.
+    promotion_max_source_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    promotion_min_source_rows: int = Field(default=200, ge=1)
+    # A run of several raw files (data_treatment_dag's `raw_uris`): when one fails, `fail` fails
+    # the run, `continue` trains on the others and reports the failed ones (steps.combine);
+    # locally (`occupancy treat`) at most `max_parallel_sources` sources at a time.
+    source_failures: Literal["fail", "continue"] = "fail"
+    max_parallel_sources: int = Field(default=2, ge=1, le=64)
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)
     seed: int = 42

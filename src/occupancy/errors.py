@@ -12,6 +12,7 @@
     │   └── ChampionError        the champion fits the data's schema but fails to score it
     ├── NotFoundError        something a step needs does not exist yet (a run, a champion)
     ├── PipelineError        a DAG run failed (carries the failing step's reason)
+    ├── SkippedError         a step has nothing to do for this input (a source that failed before)
     ├── ListenError          `occupancy serve` cannot listen: another process holds the port
     ├── ModelInputError      a listing given for scoring is invalid (the API answers 422)
     └── ApiError             the prediction API refuses a request for a reason of its own
@@ -21,7 +22,8 @@
 
 The CLI prints `error: <message>` and exits with the class's `exit_code` (DESIGN.md section 5):
 `EXIT_BAD_INPUT` (2) when the input, a setting or a contract is wrong, which no retry can fix (a
-DAG task fails at once), and 1 for anything else, possibly transient (the task is retried). The
+DAG task fails at once), `EXIT_SKIPPED` (3) when there is nothing to do (the task is skipped),
+and 1 for anything else, possibly transient (the task is retried). The
 API maps each class to a status in one table (`occupancy.api.errors`).
 """
 
@@ -30,6 +32,8 @@ from __future__ import annotations
 # = dags/occupancy_airflow/config.py EXIT_BAD_INPUT (tests/dags/test_contracts.py): the runners
 # fail a task at once on it instead of retrying.
 EXIT_BAD_INPUT = 2
+# = dags/occupancy_airflow/config.py EXIT_SKIPPED: the runners mark the task skipped.
+EXIT_SKIPPED = 3
 
 
 class OccupancyError(Exception):
@@ -88,6 +92,12 @@ class NotFoundError(OccupancyError):
     """Something a step needs does not exist yet."""
 
     exit_code = EXIT_BAD_INPUT  # the run's input is missing: a retry finds it missing again
+
+
+class SkippedError(OccupancyError):
+    """A step has nothing to do: its input failed upstream, and the run goes on without it."""
+
+    exit_code = EXIT_SKIPPED
 
 
 class PipelineError(OccupancyError):

@@ -6,6 +6,10 @@
     runs/<run id>/processed/   <writer>/listings.parquet   the cleaned, split training table
                                <writer>/report.json        class balance and missing values
                                _manifest.json
+    runs/<run id>/sources/<source>/ingest/      the same, per source, when a run treats
+    runs/<run id>/sources/<source>/processed/   several raw files (the combine step then
+    runs/<run id>/sources/<source>/_failed.json publishes runs/<run id>/processed/); the
+                                                failure record of a source that failed
     processed/latest.json      the last published processed run (the training DAG's Asset)
 
 A step's outputs exist for the others only once its manifest is written, so a step that fails
@@ -26,15 +30,23 @@ ConfigError (exit 2) naming the run, both inputs and what to do (a new run id).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from occupancy.config import Settings
-from occupancy.errors import ConfigError, LakeError, NotFoundError
+from occupancy.errors import (
+    ConfigError,
+    LakeError,
+    NotFoundError,
+    OccupancyError,
+    SkippedError,
+)
 from occupancy.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -48,6 +60,7 @@ LATEST_PROCESSED = "processed/latest.json"
 LISTINGS = "listings.parquet"
 QUARANTINE = "quarantine.csv"
 REPORT = "report.json"
+FAILED = "_failed.json"
 
 
 def check_run_id(run_id: str) -> str:
@@ -104,6 +117,10 @@ class StepOutputs:
     def fetch(self, manifest: dict[str, Any], field: str, target: Path) -> Path:
         """Download the file the manifest names in `field` (check it with `digest.verify_file`)."""
         return self.lake.download(self._key_of(manifest[field]), target)
+
+    def read_json_of(self, manifest: dict[str, Any], field: str) -> Any:
+        """The JSON file the manifest names in `field`."""
+        return self.lake.read_json(self._key_of(manifest[field]))
 
     def holds(self, uri: str) -> bool:
         """True when the object at `uri` (a URI from the manifest) exists."""
@@ -167,6 +184,58 @@ def _describe(inputs: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in inputs.items()) or "nothing recorded"
 
 
+@dataclass(frozen=True)
+class SourceLayout:
+    """The folders of one source of a run that treats several raw files."""
+
+    lake: Lake
+    run_id: str
+    name: str
+
+    @property
+    def folder(self) -> str:
+        return f"sources/{self.name}"
+
+    @property
+    def ingest(self) -> StepOutputs:
+        return StepOutputs(self.lake, self.run_id, "ingest", f"{self.folder}/ingest", "ingested")
+
+    @property
+    def processed(self) -> StepOutputs:
+        return StepOutputs(self.lake, self.run_id, "treat", f"{self.folder}/processed", "processed")
+
+    @property
+    def _failure_key(self) -> str:
+        return f"runs/{self.run_id}/{self.folder}/{FAILED}"
+
+    def record_failure(self, step: str, error: str, exit_code: int) -> None:
+        """Say why this source failed, for the combine step's report (the last failure wins)."""
+        self.lake.write_json(
+            self._failure_key, {"step": step, "error": error, "exit_code": exit_code}
+        )
+
+    @contextlib.contextmanager
+    def failures_recorded(self, step: str) -> Iterator[None]:
+        """Record why `step` failed for this source, then let the failure go on."""
+        try:
+            yield
+        except SkippedError:  # the failure that caused the skip is the one on record
+            raise
+        except OccupancyError as exc:
+            try:
+                self.record_failure(step, str(exc), exc.exit_code)
+            except LakeError as unrecorded:  # the step's own error matters more
+                log.warning("could not record the failure of source %s: %s", self.name, unrecorded)
+            raise
+
+    def failure(self) -> dict[str, Any] | None:
+        """The last recorded failure of this source, if any."""
+        if not self.lake.exists(self._failure_key):
+            return None
+        failure: dict[str, Any] = self.lake.read_json(self._failure_key)
+        return failure
+
+
 class RunLayout:
     """The lake folders of one pipeline run (the run id is checked on the way in)."""
 
@@ -175,6 +244,10 @@ class RunLayout:
         self.run_id = check_run_id(run_id)
         self.ingest = StepOutputs(lake, run_id, "ingest", "ingest", "ingested")
         self.processed = StepOutputs(lake, run_id, "treat", "processed", "processed")
+
+    def source(self, name: str) -> SourceLayout:
+        """The folders of source `name` of this run (`occupancy.sources` checks the name)."""
+        return SourceLayout(self.lake, self.run_id, name)
 
     def ingest_manifest(self) -> dict[str, Any]:
         """The ingested snapshot's manifest, or a NotFoundError saying how to produce it."""

@@ -54,6 +54,12 @@ def test_dag_runners_fail_at_once_on_the_packages_bad_input_exit_code() -> None:
     assert EXIT_BAD_INPUT == _dag_config().EXIT_BAD_INPUT == 2
 
 
+def test_dag_runners_skip_on_the_packages_skip_exit_code() -> None:
+    from occupancy.errors import EXIT_SKIPPED
+
+    assert EXIT_SKIPPED == _dag_config().EXIT_SKIPPED == 3
+
+
 def test_dag_default_families_are_the_packages_families() -> None:
     assert tuple(FAMILIES) == _dag_config().DEFAULT_FAMILIES
 

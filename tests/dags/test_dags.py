@@ -13,9 +13,14 @@ from occupancy.training.models import FAMILIES
 
 EXPECTED_EDGES = {
     "data_treatment_dag": {
-        ("raw_uri", "ingest"),
+        ("raw_uris", "sources"),
+        ("sources", "ingest_arguments"),
+        ("sources", "treat_arguments"),
+        ("ingest_arguments", "ingest"),
+        ("treat_arguments", "treat"),
         ("ingest", "treat"),
-        ("treat", "publish_processed"),
+        ("treat", "combine"),
+        ("combine", "publish_processed"),
     },
     "monitoring_dag": {
         ("drift", "performance"),
@@ -94,6 +99,33 @@ def test_the_training_fan_out_runs_a_bounded_number_of_pods_at_once(load_dags) -
         bag = load_dags(**{name: bad})
         assert bag.import_errors
         assert all(name in error for error in bag.import_errors.values())
+
+
+def test_ingest_and_treat_map_over_the_sources_a_bounded_number_at_a_time(load_dags) -> None:
+    from mapped_steps import ONE_SOURCE, mapped_arguments
+
+    dag = load_dags().dags["data_treatment_dag"]
+    ingest, treat, combine = (dag.get_task(t) for t in ("ingest", "treat", "combine"))
+    (ingest_args,) = mapped_arguments(ingest)
+    assert ingest_args == [
+        *("step", "ingest", "--run-id", "{{ run_id }}"),
+        *("--raw", "{{ raw }}", "--source", "{{ source }}"),
+    ]
+    assert mapped_arguments(treat) == [
+        ["step", "treat", "--run-id", "{{ run_id }}", "--source", "{{ source }}"]
+    ]
+    assert len(ONE_SOURCE["sources"]) == 1
+    # One source's failure must not stop the others' treat, nor the combine step's policy.
+    assert (ingest.trigger_rule, treat.trigger_rule, combine.trigger_rule) == (
+        "all_success",
+        "all_done",
+        "all_done",
+    )
+    assert ingest.max_active_tis_per_dagrun == treat.max_active_tis_per_dagrun == 2
+    wide = load_dags(OCCUPANCY_MAX_PARALLEL_SOURCES="6").dags["data_treatment_dag"]
+    assert wide.get_task("ingest").max_active_tis_per_dagrun == 6
+    bag = load_dags(OCCUPANCY_MAX_PARALLEL_SOURCES="none")
+    assert all("OCCUPANCY_MAX_PARALLEL_SOURCES" in e for e in bag.import_errors.values())
 
 
 def test_a_bad_setting_is_an_import_error_that_names_it(load_dags) -> None:

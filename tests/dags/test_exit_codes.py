@@ -31,7 +31,15 @@ def test_the_local_runner_fails_at_once_on_bad_input(tmp_path: Path) -> None:
         _step(tmp_path, 2).execute({})
 
 
-@pytest.mark.parametrize("code", [1, 3, 137])
+def test_the_local_runner_skips_a_step_with_nothing_to_do(tmp_path: Path) -> None:
+    """Exit 3: a source whose ingest failed is not treated; the task is skipped, not failed."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match=r"nothing to do: listings.csv is empty"):
+        _step(tmp_path, 3).execute({})
+
+
+@pytest.mark.parametrize("code", [1, 4, 137])
 def test_the_local_runner_leaves_other_failures_to_retries(tmp_path: Path, code: int) -> None:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -98,6 +106,21 @@ def test_other_pod_failures_stay_retryable(code: int, container: str) -> None:
     with pytest.raises(AirflowException, match="returned a failure") as failure:
         _operator(pod).cleanup(pod, pod)
     assert not isinstance(failure.value, AirflowFailException)
+
+
+def test_step_pods_skip_on_the_packages_skip_exit_code(load_dags) -> None:
+    from occupancy.errors import EXIT_SKIPPED
+
+    treatment = load_dags(OCCUPANCY_STEP_RUNNER="kubernetes").dags["data_treatment_dag"]
+    operator = treatment.get_task("combine")
+    assert operator.skip_on_exit_code == [EXIT_SKIPPED] == [3]
+    pod = _failed_pod(EXIT_SKIPPED)
+    kept = _operator(pod)
+    kept.skip_on_exit_code = operator.skip_on_exit_code
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        kept.cleanup(pod, pod)
 
 
 def test_a_pod_exit_the_operator_skips_on_stays_a_skip() -> None:

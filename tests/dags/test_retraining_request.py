@@ -69,15 +69,21 @@ def test_the_treatment_run_takes_the_newest_requested_scrape_whatever_the_order(
 ) -> None:
     from occupancy_airflow.assets import RETRAINING_NEEDED
 
-    task = load_dags().dags["data_treatment_dag"].get_task("raw_uri")
+    task = load_dags().dags["data_treatment_dag"].get_task("raw_uris")
     events = [_event("s3://lake/raw/newest.csv", 30), _event("s3://lake/raw/older.csv", 10)]
-    context = {"params": {"raw_uri": None}, "triggering_asset_events": {RETRAINING_NEEDED: events}}
+    context = {
+        "params": {"raw_uri": None, "raw_uris": None},
+        "triggering_asset_events": {RETRAINING_NEEDED: events},
+    }
     monkeypatch.setitem(task.python_callable.__globals__, "get_current_context", lambda: context)
-    assert task.python_callable() == "s3://lake/raw/newest.csv"
+    assert task.python_callable() == ["s3://lake/raw/newest.csv"]
     context["params"]["raw_uri"] = "s3://lake/raw/given.csv"  # the conf wins
-    assert task.python_callable() == "s3://lake/raw/given.csv"
-    context["params"]["raw_uri"], context["triggering_asset_events"] = None, {}
-    assert task.python_callable() == ""  # a manual run: the step's default, OCCUPANCY_RAW_URI
+    assert task.python_callable() == ["s3://lake/raw/given.csv"]
+    context["params"]["raw_uris"] = ["s3://lake/raw/a.csv", "https://x.test/b/listings.csv.gz"]
+    assert task.python_callable() == context["params"]["raw_uris"]  # the list wins over both
+    context["params"].update(raw_uri=None, raw_uris=None)
+    context["triggering_asset_events"] = {}
+    assert task.python_callable() == []  # a manual run: the step's default, OCCUPANCY_RAW_URI
 
 
 def _rendered_until(load_dags, context: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from mapped_steps import mapped_arguments
 from occupancy.training.models import FAMILIES
 from pod_policy import restricted_violations
 
@@ -21,7 +22,9 @@ KUBERNETES = {
 }
 STEP_TASKS = {
     ("data_treatment_dag", "ingest"): ["step", "ingest"],
+    ("data_treatment_dag", "sources"): ["step", "sources"],
     ("data_treatment_dag", "treat"): ["step", "treat"],
+    ("data_treatment_dag", "combine"): ["step", "combine"],
     ("train_pipeline_dag", "check_processed"): ["step", "check"],
     ("train_pipeline_dag", "train"): ["step", "train"],
     ("train_pipeline_dag", "promote"): ["step", "promote"],
@@ -29,14 +32,17 @@ STEP_TASKS = {
     ("monitoring_dag", "performance"): ["step", "performance"],
     ("monitoring_dag", "report"): ["step", "report"],
 }
-RESULT_TASKS = {"report"}  # a step whose summary is its task's XCom: a pod with a sidecar
+RESULT_TASKS = {
+    "sources",
+    "report",
+}  # a step whose summary is its task's XCom: a pod with a sidecar
 
 
 def _concrete(task: Any) -> list[Any]:
     """A plain task as is; a mapped one unmapped once per element of its expansion."""
     if not hasattr(task, "expand_input"):
         return [task]
-    return [task.unmap({"arguments": a}) for a in task.expand_input.value["arguments"]]
+    return [task.unmap({"arguments": a}) for a in mapped_arguments(task)]
 
 
 def _pods(bag: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -67,7 +73,9 @@ def test_every_step_task_renders_one_pod_per_step(pods) -> None:
     names = [task_id for task_id, _ in pods]
     assert names == [
         "ingest",
+        "sources",
         "treat",
+        "combine",
         "check_processed",
         *["train"] * len(FAMILIES),
         "promote",
@@ -97,9 +105,16 @@ def test_step_pods_meet_the_restricted_pod_security_standard(pods) -> None:
 
 
 def test_a_step_that_returns_a_result_writes_it_where_its_sidecar_reads_it(pods) -> None:
-    """The report's summary reaches Airflow through the provider's XCom sidecar, which must run
-    offline (the step image, not a public alpine) and meet the same restricted standard."""
-    (pod,) = [pod for task_id, pod in pods if task_id in RESULT_TASKS]
+    """The sources' and the report's summaries reach Airflow through the provider's XCom
+    sidecar, which must run offline (the step image, not a public alpine) and meet the same
+    restricted standard."""
+    returning = [pod for task_id, pod in pods if task_id in RESULT_TASKS]
+    assert len(returning) == len(RESULT_TASKS)
+    for pod in returning:
+        _check_result_pod(pod)
+
+
+def _check_result_pod(pod: dict[str, Any]) -> None:
     step, sidecar = pod["spec"]["containers"]
     assert sidecar["name"] == "airflow-xcom-sidecar"
     assert sidecar["image"] == step["image"] == KUBERNETES["OCCUPANCY_STEP_IMAGE"]

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mapped_steps import mapped_arguments
+
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -32,7 +34,7 @@ def render_step_pods(dag_id: str, task_id: str, env: dict[str, str]) -> list[dic
         assert bag.import_errors == {}, bag.import_errors
         task = bag.dags[dag_id].get_task(task_id)
         operators = (
-            [task.unmap({"arguments": a}) for a in task.expand_input.value["arguments"]]
+            [task.unmap({"arguments": a}) for a in mapped_arguments(task)]
             if hasattr(task, "expand_input")
             else [task]
         )
@@ -51,6 +53,7 @@ def render_step_pods(dag_id: str, task_id: str, env: dict[str, str]) -> list[dic
 STEP_TASKS = (
     ("data_treatment_dag", "ingest"),
     ("data_treatment_dag", "treat"),
+    ("data_treatment_dag", "combine"),
     ("train_pipeline_dag", "check_processed"),
     ("train_pipeline_dag", "train"),
     ("train_pipeline_dag", "promote"),

@@ -221,7 +221,7 @@ def test_the_monitoring_loop_runs_once_end_to_end(
         5,
     )
     assert state == "success", f"data_treatment_dag {treatment} ended {state}"
-    assert _xcom("data_treatment_dag", treatment, "raw_uri", token) == next_uri
+    assert _xcom("data_treatment_dag", treatment, "raw_uris", token) == [next_uri]
     training = wait_for(
         "the treatment's Asset to schedule train_pipeline_dag",
         lambda: _next_run("train_pipeline_dag", pipeline["training"], token),
@@ -290,7 +290,7 @@ def test_rerunning_airflow_init_keeps_the_admin_and_takes_a_changed_password(
 def test_rendered_step_pods_replay_on_docker_against_the_stack(
     stack: Stack, pipeline, tmp_path: Path
 ) -> None:
-    """ingest, treat and one training pod of a new run, exactly as KubernetesPodOperator renders
+    """ingest, treat, combine and one training pod of a new run, as KubernetesPodOperator renders
     them, run by the chart replay's engine (same refusal rule) on the stack's network."""
     kube_env = {
         "OCCUPANCY_STEP_RUNNER": "kubernetes",
@@ -325,14 +325,16 @@ def test_rendered_step_pods_replay_on_docker_against_the_stack(
     )
     replay.create()
     try:
+        values = {"--run-id": run_id, "--raw": "", "--source": "newark", "--sources": "newark"}
         for dag_id, task_id in (
             ("data_treatment_dag", "ingest"),
             ("data_treatment_dag", "treat"),
+            ("data_treatment_dag", "combine"),
             ("train_pipeline_dag", "train"),
         ):
             (pod,) = render_step_pods(dag_id, task_id, kube_env)
             log(f"replaying the {task_id} pod {pod['metadata']['name']}")
-            _, summary = run_step_pod(replay, pod, {"--run-id": run_id, "--raw": ""})
+            _, summary = run_step_pod(replay, pod, values)
             assert summary["step"] == task_id and summary["run_id"] == run_id
     finally:
         replay.delete()

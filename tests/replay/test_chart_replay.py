@@ -293,7 +293,7 @@ def test_a_task_log_reads_through_the_airflow_rest_api(airflow, pipeline) -> Non
     """The api-server fetches the log from the scheduler that ran the task (hostname_callable)."""
     url = (
         f"{airflow['base']}/api/v2/dags/data_treatment_dag/dagRuns/{pipeline['treatment']}"
-        "/taskInstances/ingest/logs/1"
+        "/taskInstances/ingest/logs/1?map_index=0"
     )
     status, body = http_json(url, headers={**airflow["headers"], "Accept": "application/json"})
     assert status == 200, body
@@ -306,7 +306,8 @@ def test_a_task_log_reads_through_the_airflow_rest_api(airflow, pipeline) -> Non
 def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
     cluster, pipeline, airflow_home, rendered
 ) -> None:
-    """ingest, treat, check, train (one family) and promote of a new run, each a pod."""
+    """ingest, treat and combine of one source, check, train (one family) and promote of a new
+    run, each a pod."""
     from pod_replay import STEP_TASKS, render_step_pods, scheduler_step_env
 
     env = scheduler_step_env(rendered, f"{RELEASE}-airflow-scheduler")
@@ -316,7 +317,10 @@ def test_step_pods_of_every_kind_run_as_the_dag_factory_renders_them(
     for dag_id, task_id in STEP_TASKS:
         (rendered_pod,) = render_step_pods(dag_id, task_id, env)
         # What Airflow renders for a run trained from the conf: no raw override, nothing superseded.
-        values = {"--run-id": run_id, "--raw": "", "--superseded": ""}
+        values = {
+            **{"--run-id": run_id, "--raw": "", "--superseded": ""},
+            **{"--source": "seeded", "--sources": "seeded"},
+        }
         pod, summary = run_step_pod(replay, rendered_pod, values)
         assert summary["run_id"] == run_id, summary
         log(f"step pod {pod.name} ({task_id}) succeeded: {summary}")

@@ -133,6 +133,9 @@ HOST_ID_COLUMN = "host_id"
 TARGET_SOURCE_COLUMN = "estimated_occupancy_l365d"
 TARGET_COLUMN = "occupancy_level"
 SPLIT_COLUMN = "split"
+# The processed table's source of each row, `<city>_<scrape date>` (occupancy.sources); not the
+# raw file's own `source` column ("city scrape"), which is no feature and is not kept.
+SOURCE_COLUMN = "source"
 
 # Occupancy bins over estimated_occupancy_l365d (nights booked in the last 365 days).
 CLASSES: tuple[str, ...] = ("zero", "low", "mid", "high")

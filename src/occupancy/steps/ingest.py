@@ -33,7 +33,8 @@ from occupancy.digest import file_digest, stream_digest
 from occupancy.download import download, is_http, limits_from
 from occupancy.errors import DataError, QualityError
 from occupancy.lake import local_workdir, open_input
-from occupancy.run_layout import LISTINGS, QUARANTINE, open_run
+from occupancy.run_layout import LISTINGS, QUARANTINE, StepOutputs, open_run
+from occupancy.sources import check_source_name, name_or_default
 
 log = logging.getLogger(__name__)
 _PROGRESS_ROWS = 100_000
@@ -121,10 +122,26 @@ class _SnapshotWriter:
             self._writer.close()
 
 
-def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> dict[str, Any]:
-    """Validate `raw_uri` (default OCCUPANCY_RAW_URI) and publish the snapshot of run `run_id`."""
-    outputs = open_run(settings, run_id).ingest
+def run_ingest(
+    settings: Settings, run_id: str, raw_uri: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """Validate `raw_uri` (default OCCUPANCY_RAW_URI) and publish the snapshot of run `run_id`.
+
+    With `source`, the snapshot is that source's, one of several of the run (the combine step
+    joins them), and a failure is recorded for the combine step's report.
+    """
+    run = open_run(settings, run_id)
     source_uri = raw_uri or settings.raw_uri
+    if source is None:
+        return _ingest(settings, run.ingest, run_id, source_uri, name_or_default(source_uri))
+    layout = run.source(check_source_name(source))
+    with layout.failures_recorded("ingest"):
+        return _ingest(settings, layout.ingest, run_id, source_uri, source)
+
+
+def _ingest(
+    settings: Settings, outputs: StepOutputs, run_id: str, source_uri: str, name: str
+) -> dict[str, Any]:
     if (published := outputs.published()) is not None:
         # Another URI is refused without reading it; the same URI must still hold the same bytes.
         same_uri = published.get("source") == source_uri
@@ -182,6 +199,7 @@ def run_ingest(settings: Settings, run_id: str, raw_uri: str | None = None) -> d
             "step": "ingest",
             "run_id": run_id,
             "writer": writer,
+            "source_name": name,
             **source_inputs,
             "rows_read": rows_read,
             "rows_valid": rows_read - quarantine.count,

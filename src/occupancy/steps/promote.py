@@ -24,7 +24,7 @@ tags.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from occupancy.config import Settings
@@ -63,6 +63,19 @@ class Decision:
     reason: str
     champion_f1: float | None = None
     replaced: str | None = None  # why the champion was replaced without being scored
+    champion_sources: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _TestRows:
+    """This run's test split: what the challenger and the champion are both scored on."""
+
+    X: Any
+    y: Any
+    sources: Any
+
+    def by_source(self, predicted: Any) -> dict[str, tuple[float, int]]:
+        return evaluate.by_source(self.y, predicted, self.sources)
 
 
 def run_promote(
@@ -87,10 +100,12 @@ def run_promote(
     best = _best_child(registry, parent_id, run_id)
     family = best.data.tags.get(FAMILY_TAG, "?")
     data = load_processed(run, settings.max_train_rows, settings.seed)
-    X_test, y_test = data.X("test"), data.y("test")
+    test = _TestRows(data.X("test"), data.y("test"), data.sources("test"))
     challenger = registry.load_model(f"models:/{best.data.tags[MODEL_ID_TAG]}")
-    test_metrics = evaluate.split_metrics(challenger, X_test, y_test, "test")
+    test_metrics = evaluate.split_metrics(challenger, test.X, test.y, "test")
     challenger_f1 = test_metrics["test_f1_macro"]
+    challenger_sources = test.by_source(challenger.predict(test.X))
+    test_metrics.update(evaluate.source_metrics(challenger_sources, "test"))
 
     registered = registry.version_for_run(best.info.run_id)
     champion = registry.champion()
@@ -98,8 +113,9 @@ def run_promote(
         log.info("promote: v%s of run %s has the alias already", registered.version, run_id)
         tags = _decided_on(registered)
     else:
-        decision = _decide(registry, champion, X_test, y_test, challenger_f1)
+        decision = _decide(settings, registry, champion, test, challenger_f1, challenger_sources)
         log.info("promote: %s", decision.reason)
+        test_metrics.update(evaluate.source_metrics(decision.champion_sources, "champion_test"))
         tags = _decision_tags(decision, family, challenger_f1)
         version_tags = _version_tags(settings, run_id, best, data, tags)
         version = _write_version(registry, registered, best, version_tags, decision.promote)
@@ -192,9 +208,20 @@ def _version_tags(
 
 
 def _decide(
-    registry: Registry, champion: Any | None, X_test: Any, y_test: Any, challenger_f1: float
+    settings: Settings,
+    registry: Registry,
+    champion: Any | None,
+    test: _TestRows,
+    challenger_f1: float,
+    challenger_sources: dict[str, tuple[float, int]],
 ) -> Decision:
-    """Promote or keep; raises when the champion cannot be reached or loaded (fails closed)."""
+    """Promote or keep; raises when the champion cannot be reached or loaded (fails closed).
+
+    The challenger must beat the champion on the run's test rows, and must not lose more than
+    OCCUPANCY_PROMOTION_MAX_SOURCE_DROP of macro-F1 on any source with at least
+    OCCUPANCY_PROMOTION_MIN_SOURCE_ROWS test rows: a better average bought with a worse city is
+    not promoted.
+    """
     if champion is None:
         return Decision(
             True,
@@ -204,7 +231,7 @@ def _decide(
     # Transient faults raise RegistryError (exit 1, retried); an untrusted champion raises
     # UntrustedModelError (exit 2): it is never silently replaced, someone must look.
     loaded = registry.load_version(version)
-    change = schema_change(loaded.inputs, X_test)
+    change = schema_change(loaded.inputs, test.X)
     if change is not None:
         return Decision(
             True,
@@ -214,40 +241,80 @@ def _decide(
             ),
             replaced=SCHEMA_CHANGE,
         )
-    champion_f1 = _champion_score(registry, version, loaded, X_test, y_test)
-    if challenger_f1 > champion_f1:
+    predicted = _champion_predictions(registry, version, loaded, test.X)
+    champion_f1 = evaluate.macro_f1(test.y, predicted)
+    champion_sources = test.by_source(predicted)
+    if challenger_f1 <= champion_f1:
         return Decision(
-            True,
+            False,
             (
-                f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{version} "
-                f"{champion_f1:.4f} on the same test rows"
+                f"champion v{version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
+                f"{challenger_f1:.4f} on the same test rows"
             ),
             champion_f1,
+            champion_sources=champion_sources,
+        )
+    if (worse := _worst_source(settings, challenger_sources, champion_sources)) is not None:
+        name, theirs, ours, rows = worse
+        return Decision(
+            False,
+            (
+                f"champion v{version} kept: the challenger beats it overall ({challenger_f1:.4f} "
+                f"vs {champion_f1:.4f}) but loses on source {name} ({ours:.4f} vs {theirs:.4f} "
+                f"on {rows:,} test rows, more than OCCUPANCY_PROMOTION_MAX_SOURCE_DROP="
+                f"{settings.promotion_max_source_drop:g})"
+            ),
+            champion_f1,
+            champion_sources=champion_sources,
         )
     return Decision(
-        False,
+        True,
         (
-            f"champion v{version} kept: test macro-F1 {champion_f1:.4f} vs challenger "
-            f"{challenger_f1:.4f} on the same test rows"
+            f"challenger test macro-F1 {challenger_f1:.4f} beats champion v{version} "
+            f"{champion_f1:.4f} on the same test rows"
+            + (
+                f", on each of {len(champion_sources)} sources within the allowed drop"
+                if len(champion_sources) > 1
+                else ""
+            )
         ),
         champion_f1,
+        champion_sources=champion_sources,
     )
 
 
-def _champion_score(
-    registry: Registry, version: str, loaded: LoadedModel, X_test: Any, y_test: Any
-) -> float:
-    """The champion's test macro-F1, given its own input columns only."""
+def _worst_source(
+    settings: Settings,
+    challenger: dict[str, tuple[float, int]],
+    champion: dict[str, tuple[float, int]],
+) -> tuple[str, float, float, int] | None:
+    """The source where the challenger loses most beyond the allowed drop: (name, champion's
+    macro-F1, challenger's, rows); None when it loses nowhere by more than that."""
+    losses = [
+        (champion[name][0] - f1, name, champion[name][0], f1, rows)
+        for name, (f1, rows) in challenger.items()
+        if name in champion and rows >= settings.promotion_min_source_rows
+    ]
+    over = [loss for loss in losses if loss[0] > settings.promotion_max_source_drop]
+    if not over:
+        return None
+    _, name, theirs, ours, rows = max(over)
+    return name, theirs, ours, rows
+
+
+def _champion_predictions(
+    registry: Registry, version: str, loaded: LoadedModel, X_test: Any
+) -> Any:
+    """The champion's predictions on the test rows, given its own input columns only."""
     columns = input_columns(loaded.inputs) or list(X_test.columns)
     try:
-        predicted = loaded.model.predict(X_test[columns])
+        return loaded.model.predict(X_test[columns])
     except Exception as exc:  # its schema fits: nothing proves that it cannot score
         raise ChampionError(
             f"champion v{version} could not score this run's test rows although its logged input "
             f"schema fits them ({type(exc).__name__}: {exc}): it stays the champion; inspect "
             f"models:/{registry.settings.model_name}/{version} before promoting again"
         ) from exc
-    return evaluate.macro_f1(y_test, predicted)
 
 
 def _summary(run_id: str, tags: dict[str, str], reused: bool) -> dict[str, Any]:

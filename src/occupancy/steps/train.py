@@ -105,6 +105,8 @@ def _log_run(
     X_valid, y_valid = data.X("valid"), data.y("valid")
     chosen = next(s for s in search if s["params"] == params)
     metrics = evaluate.split_metrics(model, X_valid, y_valid, "val")
+    per_source = evaluate.by_source(y_valid, model.predict(X_valid), data.sources("valid"))
+    metrics.update(evaluate.source_metrics(per_source, "val"))
     metrics["fit_seconds"] = chosen["fit_seconds"]
     metrics.update(evaluate.predict_latency_ms(model, X_valid))
     for i, point in enumerate(search):
@@ -147,7 +149,7 @@ def _log_run(
             **{f"{s}_rows": len(data.frames[s]) for s in ("train", "valid", "test")},
         }
         card = evaluate.model_card(
-            family.name, params, metrics, data_info, list(importance.head(10).index)
+            family.name, params, metrics, data_info, list(importance.head(10).index), per_source
         )
         (out / "model_card.md").write_text(card)
         # What drift is measured against once this model serves (occupancy.monitoring.drift).

@@ -25,14 +25,16 @@ from occupancy.data.schema import (
     HOST_ID_COLUMN,
     ID_COLUMN,
     REQUIRED_FOR_TRAINING,
+    SOURCE_COLUMN,
     SPLIT_COLUMN,
     TARGET_COLUMN,
     is_leakage_column,
 )
 from occupancy.digest import file_digest, readable_parquet, verify_file
-from occupancy.errors import DataError
+from occupancy.errors import DataError, SkippedError
 from occupancy.lake import local_workdir
-from occupancy.run_layout import LISTINGS, REPORT, open_run
+from occupancy.run_layout import LISTINGS, REPORT, RunLayout, StepOutputs, open_run
+from occupancy.sources import check_source_name, name_or_default
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 100_000
@@ -46,15 +48,49 @@ PROCESSED_SCHEMA = pa.schema(
         pa.field("amenities", pa.string()),
         pa.field(TARGET_COLUMN, pa.string()),
         pa.field(SPLIT_COLUMN, pa.string()),
+        pa.field(SOURCE_COLUMN, pa.string()),
     ]
 )
 
 
-def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Turn run `run_id`'s ingested snapshot into the published training table."""
+def run_treat(settings: Settings, run_id: str, source: str | None = None) -> dict[str, Any]:
+    """Turn run `run_id`'s ingested snapshot into the published training table.
+
+    With `source`, the table is that source's, one of several of the run: the combine step
+    publishes their union and points `processed/latest.json` at it. A source whose ingest
+    failed is skipped (SkippedError), so that the others go on.
+    """
     run = open_run(settings, run_id)
-    outputs = run.processed
-    ingested = run.ingest_manifest()
+    if source is None:
+        summary = _treat(run, run.ingest, run.processed, run.ingest_manifest())
+        if not summary.get("reused"):
+            run.point_latest_processed(summary["digest"])
+        return summary
+    layout = run.source(check_source_name(source))
+    with layout.failures_recorded("treat"):
+        ingested = layout.ingest.published()
+        if ingested is None and (failure := layout.failure()) is not None:
+            raise SkippedError(
+                f"source {source} of run {run_id} is not treated: its {failure['step']} "
+                f"failed: {failure['error']}"
+            )
+        if ingested is None:
+            ingested = layout.ingest.manifest(
+                f"run `occupancy step ingest --run-id {run_id} --source {source}` first"
+            )
+        # One source need not be trainable alone: the combine step checks the union.
+        return _treat(run, layout.ingest, layout.processed, ingested, trainable=False)
+
+
+def _treat(
+    run: RunLayout,
+    ingest: StepOutputs,
+    outputs: StepOutputs,
+    ingested: dict[str, Any],
+    trainable: bool = True,
+) -> dict[str, Any]:
+    run_id = run.run_id
+    name = ingested.get("source_name") or name_or_default(ingested["source"])
     inputs = {"input_digest": ingested["digest"]}
     if (published := outputs.published()) is not None:
         return outputs.reuse(published, inputs)
@@ -66,7 +102,7 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
     rows = 0
     with local_workdir() as work:
         snapshot = verify_file(
-            run.ingest.fetch(ingested, "snapshot", work / "raw.parquet"),
+            ingest.fetch(ingested, "snapshot", work / "raw.parquet"),
             ingested["digest"],
             ingested["snapshot"],
         )
@@ -82,6 +118,7 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
             pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as table_writer,
         ):
             for frame in ordered_map(_treat_batch, batches):
+                frame[SOURCE_COLUMN] = name
                 table_writer.write_table(
                     pa.Table.from_pandas(frame, schema=PROCESSED_SCHEMA, preserve_index=False)
                 )
@@ -90,7 +127,8 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
                 classes.update({key: int(n) for key, n in counts.items()})
                 missing.update(frame.isna().sum().to_dict())
                 log.info("treat: %s rows cleaned", f"{rows:,}")
-        _check_trainable(classes, rows)
+        if trainable:
+            check_trainable(classes, rows)
         digest = file_digest(out_path)
         report = _report(run_id, rows, classes, missing, excluded)
         data_uri = outputs.upload(out_path, LISTINGS, writer)
@@ -100,6 +138,7 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         "step": "treat",
         "run_id": run_id,
         "writer": writer,
+        "source_name": name,
         **inputs,
         "rows": rows,
         "data": data_uri,
@@ -112,7 +151,6 @@ def run_treat(settings: Settings, run_id: str) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 2),
     }
     outputs.publish(summary)
-    run.point_latest_processed(digest)
     return summary
 
 
@@ -120,7 +158,7 @@ def _treat_batch(batch: pa.RecordBatch) -> pd.DataFrame:
     return treat_frame(pa.Table.from_batches([batch]))
 
 
-def _check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
+def check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
     """Refuse to publish a table no model could be trained and judged on."""
     per_split = {
         split: {c for (s, c), n in classes.items() if s == split and n}

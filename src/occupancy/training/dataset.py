@@ -12,10 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from occupancy.data.clean import MODEL_INPUT_COLUMNS
-from occupancy.data.schema import SPLIT_COLUMN, TARGET_COLUMN
+from occupancy.data.schema import SOURCE_COLUMN, SPLIT_COLUMN, TARGET_COLUMN
 from occupancy.digest import readable_parquet, verify_file
 from occupancy.lake import local_workdir
 from occupancy.run_layout import LISTINGS, RunLayout
+from occupancy.sources import DEFAULT_SOURCE_NAME
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Processed:
         """Target of a split."""
         return self.frames[split][TARGET_COLUMN]
 
+    def sources(self, split: str) -> pd.Series:
+        """The source (`<city>_<scrape date>`) of each row of a split."""
+        return self.frames[split][SOURCE_COLUMN]
+
 
 def load_processed(run: RunLayout, max_train_rows: int, seed: int) -> Processed:
     """Read a run's processed table; cap the train split with a deterministic sample."""
@@ -43,6 +48,8 @@ def load_processed(run: RunLayout, max_train_rows: int, seed: int) -> Processed:
         verify_file(path, manifest["digest"], manifest["data"])
         with readable_parquet(manifest["data"]):
             table = pq.read_table(path).to_pandas()
+    if SOURCE_COLUMN not in table:  # published before runs had sources: one, unnamed
+        table[SOURCE_COLUMN] = DEFAULT_SOURCE_NAME
     frames = {split: part.reset_index(drop=True) for split, part in table.groupby(SPLIT_COLUMN)}
     train = frames.get("train", table.iloc[:0])
     if len(train) > max_train_rows:
