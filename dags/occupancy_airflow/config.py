@@ -16,6 +16,7 @@
 | OCCUPANCY_MODEL_FAMILIES | logreg,hgb,forest,mlp | families trained in parallel |
 | OCCUPANCY_TRAIN_CONCURRENCY | 2 | training pods running at once (the rest wait their turn) |
 | OCCUPANCY_MAX_PARALLEL_SOURCES | 2 | ingest (and treat) pods of one run at once, one per raw source |
+| OCCUPANCY_SCORE_CONCURRENCY | 2 | batch scoring pods of one run at once, one per chunk |
 | OCCUPANCY_TRAIN_CPU_REQUEST | 500m | CPU request of a training pod (limit: 2) |
 | OCCUPANCY_TRAIN_MEMORY_REQUEST | 1Gi | memory request of a training pod (limit: 6Gi) |
 
@@ -74,6 +75,7 @@ class StepConfig:
     train: Resources
     train_concurrency: int
     source_concurrency: int = 2
+    score_concurrency: int = 2
 
 
 def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
@@ -101,6 +103,7 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         )
     concurrency = _at_least_one(env, "OCCUPANCY_TRAIN_CONCURRENCY")
     sources = _at_least_one(env, "OCCUPANCY_MAX_PARALLEL_SOURCES")
+    scoring = _at_least_one(env, "OCCUPANCY_SCORE_CONCURRENCY")
     requests = {
         name: env.get(name, default)
         for name, default in (
@@ -137,6 +140,7 @@ def load_step_config(env: dict[str, str] | None = None) -> StepConfig:
         ),
         train_concurrency=concurrency,
         source_concurrency=sources,
+        score_concurrency=scoring,
     )
 
 

@@ -216,6 +216,44 @@ def combine(
     _emit(run_combine(get_settings(), run_id, names))
 
 
+@step_app.command("score-plan")
+@_friendly
+def score_plan(
+    run_id: Annotated[str, typer.Option("--run-id", help="Scoring run id (batch_scoring_dag's).")],
+    input: Annotated[
+        str,
+        typer.Option("--input", help="Listings CSV(.gz) to score: path, s3:// or http(s)://."),
+    ],
+) -> None:
+    """Cut a raw file into chunks to score and pin the champion's version."""
+    from occupancy.steps.score import run_score_plan
+
+    _emit(run_score_plan(get_settings(), run_id, input))
+
+
+@step_app.command("score")
+@_friendly
+def score(
+    run_id: Annotated[str, typer.Option("--run-id", help="Scoring run id (batch_scoring_dag's).")],
+    chunk: Annotated[int, typer.Option("--chunk", min=0, help="The chunk to score (0, 1, ...).")],
+) -> None:
+    """Score one chunk of a scoring run with the version its plan pinned."""
+    from occupancy.steps.score import run_score_chunk
+
+    _emit(run_score_chunk(get_settings(), run_id, chunk))
+
+
+@step_app.command("score-summary")
+@_friendly
+def score_summary(
+    run_id: Annotated[str, typer.Option("--run-id", help="Scoring run id (batch_scoring_dag's).")],
+) -> None:
+    """The scoring run's totals, once every chunk is scored."""
+    from occupancy.steps.score import run_score_summary
+
+    _emit(run_score_summary(get_settings(), run_id))
+
+
 @app.command("prepare")
 @_friendly
 def prepare(
@@ -420,7 +458,11 @@ def serve(
 @_friendly
 def demo(
     raw: Annotated[
-        str | None, typer.Option(help="Your own listings CSV(.gz); default: synthetic data.")
+        list[str] | None,
+        typer.Option(
+            help="Your own listings CSV(.gz) (path, s3:// or http(s)://); repeat for several "
+            "cities in one run; default: synthetic data."
+        ),
     ] = None,
     rows: Annotated[
         int, typer.Option(min=100, help="Synthetic listings to generate when --raw is not given.")

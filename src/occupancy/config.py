@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # locally (`occupancy treat`) at most `max_parallel_sources` sources at a time.
     source_failures: Literal["fail", "continue"] = "fail"
     max_parallel_sources: int = Field(default=2, ge=1, le=64)
+    # batch_scoring_dag cuts its input into chunks of this many rows, one scoring task (pod) each.
+    score_chunk_rows: int = Field(default=250_000, ge=1)
     # Above this, training uses a deterministic sample of the train split (2-core machines).
     max_train_rows: int = Field(default=300_000, ge=100)
     seed: int = 42

@@ -22,32 +22,32 @@ log = logging.getLogger(__name__)
 def run_demo(
     settings: Settings,
     *,
-    raw: str | None,
+    raw: list[str] | None,
     rows: int,
     seed: int,
     serve: bool,
     port: int = 8000,
     loop: bool = False,
 ) -> dict[str, Any]:
-    """Generate data if needed, run both DAGs through Airflow, summarize, with `loop` run the
-    monitoring loop (`occupancy.demo_loop`), optionally serve."""
+    """Generate data if needed, run both DAGs through Airflow on the raw file(s), summarize, with
+    `loop` run the monitoring loop on the first file (`occupancy.demo_loop`), optionally serve."""
     from occupancy.data.synth import write_synthetic_file
     from occupancy.orchestration import run_dags
     from occupancy.steps.promote import pipeline_outcome
 
     started = time.perf_counter()
-    if raw is None:
+    if not raw:
         path = settings.home / "data" / f"synthetic-{rows}-seed{seed}.csv"
-        raw = str(path if path.exists() else write_synthetic_file(path, rows, seed))
+        raw = [str(path if path.exists() else write_synthetic_file(path, rows, seed))]
     run_id = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    log.info("demo: pipeline run %s on %s", run_id, raw)
+    log.info("demo: pipeline run %s on %s", run_id, ", ".join(raw))
     run_dags(settings, run_id, raw)
     trained, decision = pipeline_outcome(settings, run_id)
     _print_summary(settings, run_id, trained, decision, time.perf_counter() - started)
     if loop:
         from occupancy.demo_loop import run_loop
 
-        run_loop(settings, raw)
+        run_loop(settings, raw[0])
     if serve:
         _serve(settings, port)
     return decision

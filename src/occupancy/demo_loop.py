@@ -119,7 +119,7 @@ def run_loop(settings: Settings, raw: str) -> dict[str, Any]:
     for reason in summary["reasons"]:
         echo(f"retraining requested: {reason}")
     retrain_run = f"demo-retrain-{stamp}"
-    run_dags(settings, retrain_run, str(shifted))
+    run_dags(settings, retrain_run, [str(shifted)])
     _, decision = pipeline_outcome(settings, retrain_run)
     if decision["decision"] == "promoted":
         echo(f"retrained champion: {settings.model_name} v{decision['version']}")

@@ -118,11 +118,14 @@ class LocalAirflow:
         _airflow(self.env, args, self.log_file, echo=True)
 
 
-def run_dags(settings: Settings, pipeline_run_id: str, raw_uri: str | None) -> Path:
-    """Both DAGs, one after the other, for one pipeline run id; returns the Airflow log file."""
+def run_dags(settings: Settings, pipeline_run_id: str, raw_uris: list[str]) -> Path:
+    """Both DAGs, one after the other, for one pipeline run id over one or more raw files
+    (none: OCCUPANCY_RAW_URI); returns the Airflow log file."""
     airflow = LocalAirflow(settings, f"dags-test-{pipeline_run_id}")
     airflow.migrate()
-    airflow.test_dag("data_treatment_dag", {"pipeline_run_id": pipeline_run_id, "raw_uri": raw_uri})
+    airflow.test_dag(
+        "data_treatment_dag", {"pipeline_run_id": pipeline_run_id, "raw_uris": raw_uris or None}
+    )
     # `airflow dags test` runs one DAG without a scheduler, so the Asset event that schedules the
     # training DAG on a real deployment is replaced by passing the same run id in its conf.
     airflow.test_dag("train_pipeline_dag", {"pipeline_run_id": pipeline_run_id})

@@ -116,7 +116,11 @@ class StepOutputs:
 
     def fetch(self, manifest: dict[str, Any], field: str, target: Path) -> Path:
         """Download the file the manifest names in `field` (check it with `digest.verify_file`)."""
-        return self.lake.download(self._key_of(manifest[field]), target)
+        return self.fetch_uri(manifest[field], target)
+
+    def fetch_uri(self, uri: str, target: Path) -> Path:
+        """Download the file at `uri`, a URI a manifest names, inside the lake."""
+        return self.lake.download(self._key_of(uri), target)
 
     def read_json_of(self, manifest: dict[str, Any], field: str) -> Any:
         """The JSON file the manifest names in `field`."""

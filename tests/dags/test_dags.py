@@ -22,6 +22,11 @@ EXPECTED_EDGES = {
         ("treat", "combine"),
         ("combine", "publish_processed"),
     },
+    "batch_scoring_dag": {
+        ("plan", "chunk_arguments"),
+        ("chunk_arguments", "score"),
+        ("score", "summarize"),
+    },
     "monitoring_dag": {
         ("drift", "performance"),
         ("performance", "report"),
@@ -102,7 +107,7 @@ def test_the_training_fan_out_runs_a_bounded_number_of_pods_at_once(load_dags) -
 
 
 def test_ingest_and_treat_map_over_the_sources_a_bounded_number_at_a_time(load_dags) -> None:
-    from mapped_steps import ONE_SOURCE, mapped_arguments
+    from mapped_steps import ONE_ELEMENT, mapped_arguments
 
     dag = load_dags().dags["data_treatment_dag"]
     ingest, treat, combine = (dag.get_task(t) for t in ("ingest", "treat", "combine"))
@@ -114,7 +119,7 @@ def test_ingest_and_treat_map_over_the_sources_a_bounded_number_at_a_time(load_d
     assert mapped_arguments(treat) == [
         ["step", "treat", "--run-id", "{{ run_id }}", "--source", "{{ source }}"]
     ]
-    assert len(ONE_SOURCE["sources"]) == 1
+    assert len(ONE_ELEMENT["sources"]) == 1
     # One source's failure must not stop the others' treat, nor the combine step's policy.
     assert (ingest.trigger_rule, treat.trigger_rule, combine.trigger_rule) == (
         "all_success",
@@ -126,6 +131,21 @@ def test_ingest_and_treat_map_over_the_sources_a_bounded_number_at_a_time(load_d
     assert wide.get_task("ingest").max_active_tis_per_dagrun == 6
     bag = load_dags(OCCUPANCY_MAX_PARALLEL_SOURCES="none")
     assert all("OCCUPANCY_MAX_PARALLEL_SOURCES" in e for e in bag.import_errors.values())
+
+
+def test_batch_scoring_maps_one_pod_per_chunk_of_the_plan(load_dags) -> None:
+    from mapped_steps import mapped_arguments
+
+    dag = load_dags(OCCUPANCY_SCORE_CONCURRENCY="3").dags["batch_scoring_dag"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # on demand only
+    plan, score = dag.get_task("plan"), dag.get_task("score")
+    assert (
+        plan.arguments[:2] == ["step", "score-plan"] and "{{ params.input_uri }}" in plan.arguments
+    )
+    assert mapped_arguments(score) == [
+        ["step", "score", "--run-id", "{{ run_id }}", "--chunk", "{{ chunk }}"]
+    ]
+    assert score.max_active_tis_per_dagrun == 3
 
 
 def test_a_bad_setting_is_an_import_error_that_names_it(load_dags) -> None:

@@ -28,14 +28,15 @@ STEP_TASKS = {
     ("train_pipeline_dag", "check_processed"): ["step", "check"],
     ("train_pipeline_dag", "train"): ["step", "train"],
     ("train_pipeline_dag", "promote"): ["step", "promote"],
+    ("batch_scoring_dag", "plan"): ["step", "score-plan"],
+    ("batch_scoring_dag", "score"): ["step", "score"],
+    ("batch_scoring_dag", "summarize"): ["step", "score-summary"],
     ("monitoring_dag", "drift"): ["step", "drift"],
     ("monitoring_dag", "performance"): ["step", "performance"],
     ("monitoring_dag", "report"): ["step", "report"],
 }
-RESULT_TASKS = {
-    "sources",
-    "report",
-}  # a step whose summary is its task's XCom: a pod with a sidecar
+# Steps whose summary is their task's XCom: a pod with a sidecar.
+RESULT_TASKS = {"sources", "plan", "summarize", "report"}
 
 
 def _concrete(task: Any) -> list[Any]:
@@ -79,6 +80,9 @@ def test_every_step_task_renders_one_pod_per_step(pods) -> None:
         "check_processed",
         *["train"] * len(FAMILIES),
         "promote",
+        "plan",
+        "score",
+        "summarize",
         "drift",
         "performance",
         "report",

@@ -152,7 +152,7 @@ def _ingest(
     writer = outputs.new_writer()
     with (
         local_workdir() as work,
-        _fetched(settings, source_uri, work) as (source_inputs, local),
+        fetched_source(settings, source_uri, work) as (source_inputs, local),
         open_listings_csv(
             source_uri, REQUIRED_FOR_TRAINING, endpoint_url=settings.s3_endpoint_url, local=local
         ) as source,
@@ -216,7 +216,7 @@ def _ingest(
 
 
 @contextlib.contextmanager
-def _fetched(
+def fetched_source(
     settings: Settings, uri: str, work: Path
 ) -> Iterator[tuple[dict[str, Any], Path | None]]:
     """The raw input's manifest record, and its local copy when it had to be downloaded.
