@@ -40,7 +40,7 @@ def step_pods(umbrella, airflow_home) -> list[dict[str, Any]]:
 
 
 def test_step_pods_from_the_chart_environment_are_valid_and_restricted(step_pods, umbrella) -> None:
-    assert len(step_pods) == 8  # ingest, treat, check, four families, promote
+    assert len(step_pods) == 9  # ingest, treat, combine, check, four families, promote
     configmaps, secrets = _by_kind(umbrella, "ConfigMap"), _by_kind(umbrella, "Secret")
     accounts = _by_kind(umbrella, "ServiceAccount")
     for pod in step_pods:
@@ -534,7 +534,7 @@ def _markdown(
 def test_nca_connectivity_is_exactly_the_architecture(umbrella, step_pods, tmp_path) -> None:
     pods = _named_steps(step_pods)
     steps = tuple(sorted({pod["metadata"]["name"] for pod in pods}))
-    assert len(steps) == len(pods) == 8
+    assert len(steps) == len(pods) == 9
     raw = run_nca([*umbrella, *pods], tmp_path)
     actual = parse_connectivity(raw)
     needed, wider = expected_flows(steps)

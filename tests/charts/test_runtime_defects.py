@@ -493,8 +493,8 @@ def _platform_requests(objects: list[dict]) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def train_task(umbrella, airflow_home) -> Any:
-    """The train task of train_pipeline_dag as the scheduler parses it, with the chart's env."""
+def charted_dags(umbrella, airflow_home) -> Any:
+    """The DAGs as the scheduler parses them, with the chart's env; and that env."""
     (container,) = _named(umbrella, "Deployment", "occ-airflow-scheduler")["spec"]["template"][
         "spec"
     ]["containers"]
@@ -510,7 +510,28 @@ def train_task(umbrella, airflow_home) -> Any:
 
         bag = DagBag(str(DAGS_FOLDER))
         assert bag.import_errors == {}
-        return bag.dags["train_pipeline_dag"].get_task("train"), _env(container)
+        return bag.dags, _env(container)
+
+
+@pytest.fixture(scope="module")
+def train_task(charted_dags) -> Any:
+    """The train task of train_pipeline_dag as the scheduler parses it, with the chart's env."""
+    dags, env = charted_dags
+    return dags["train_pipeline_dag"].get_task("train"), env
+
+
+def test_the_source_and_chunk_fan_outs_run_at_most_the_charted_number_of_pods(
+    charted_dags,
+) -> None:
+    dags, env = charted_dags
+    values = yaml.safe_load((tools.ROOT / "charts/airflow/values.yaml").read_text())["steps"]
+    sources, scoring = values["sources"]["concurrency"], values["scoring"]["concurrency"]
+    assert env["OCCUPANCY_MAX_PARALLEL_SOURCES"] == str(sources)
+    assert env["OCCUPANCY_SCORE_CONCURRENCY"] == str(scoring)
+    treatment = dags["data_treatment_dag"]
+    for task_id in ("ingest", "treat"):
+        assert treatment.get_task(task_id).max_active_tis_per_dagrun == sources
+    assert dags["batch_scoring_dag"].get_task("score").max_active_tis_per_dagrun == scoring
 
 
 def test_the_training_fan_out_runs_at_most_the_charted_number_of_pods(train_task) -> None:

@@ -4,7 +4,8 @@ data_treatment_dag maps ingest and treat over the sources (LocalExecutor runs th
 side, the steps on the local runner), Antwerp's older schema fails its own ingest with its own
 sentence, `OCCUPANCY_SOURCE_FAILURES=continue` combines the two others, and the Asset schedules
 training: one champion, with validation and test macro-F1 per source in MLflow, the test ones
-equal to what this test computes itself from the champion and the processed table.
+equal to what this test computes itself from the champion and the processed table. Then
+batch_scoring_dag scores Antwerp with that champion, one task per chunk.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sklearn.metrics import f1_score
 
 pytestmark = pytest.mark.integration
 
-TREAT, TRAIN = "data_treatment_dag", "train_pipeline_dag"
+TREAT, TRAIN, SCORE = "data_treatment_dag", "train_pipeline_dag", "batch_scoring_dag"
 TRAINABLE = ("jersey-city_2025-09-25", "newark_2025-09-30")
 ANTWERP = "antwerp_2024-06-29"  # no estimated_occupancy_l365d (tests/data/README.md)
 LEVELS = ["zero", "low", "mid", "high"]
@@ -68,6 +69,7 @@ def airflow(
         "OCCUPANCY_MODEL_FAMILIES": "logreg,hgb",
         "OCCUPANCY_SOURCE_FAILURES": "continue",
         "OCCUPANCY_MAX_PARALLEL_SOURCES": "3",
+        "OCCUPANCY_SCORE_CHUNK_ROWS": "1000",
     }
     with start_airflow(postgres_server, tmp_path / "airflow", env=env) as stack:
         yield stack
@@ -135,6 +137,21 @@ def test_three_real_cities_in_one_run_train_one_champion_with_per_source_metrics
         )
         assert parent.data.metrics[f"test_f1_macro/{city}"] == pytest.approx(expected, abs=1e-9)
         assert parent.data.metrics[f"test_rows/{city}"] == rows.sum()
+
+    # The champion scores the city it never saw, one task per chunk of 1,000 rows.
+    scoring = airflow.trigger(SCORE, {"input_uri": uris[2], "scoring_run_id": "antwerp-1"})
+    assert airflow.wait_for_run(SCORE, scoring, timeout=600)["state"] == "success"
+    states = airflow.task_states(SCORE, scoring)
+    assert [states[f"score[{i}]"] for i in range(3)] == ["success"] * 3 and "score[3]" not in states
+    summary = airflow.xcom(SCORE, scoring, "summarize")
+    assert summary["rows"] == 2870 == summary["rows_scored"] + summary["rows_refused"]
+    assert summary["model"] == f"{experiment} v{version.version}"
+    assert [uri.rsplit("/", 3)[1] for uri in summary["scores"]] == [
+        "part-00000",
+        "part-00001",
+        "part-00002",
+    ]
+    assert all(uri.startswith(f"{root}/scores/antwerp-1/") for uri in summary["scores"])
 
 
 def _manifest(s3: S3Server, root: str, run_id: str) -> dict:

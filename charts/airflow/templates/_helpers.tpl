@@ -66,6 +66,10 @@ Kubernetes' $(VAR) expansion, never through values.
   value: {{ join "," .Values.steps.families | quote }}
 - name: OCCUPANCY_TRAIN_CONCURRENCY
   value: {{ .Values.steps.train.concurrency | quote }}
+- name: OCCUPANCY_MAX_PARALLEL_SOURCES
+  value: {{ .Values.steps.sources.concurrency | quote }}
+- name: OCCUPANCY_SCORE_CONCURRENCY
+  value: {{ .Values.steps.scoring.concurrency | quote }}
 - name: OCCUPANCY_TRAIN_CPU_REQUEST
   value: {{ .Values.steps.train.requests.cpu | quote }}
 - name: OCCUPANCY_TRAIN_MEMORY_REQUEST
