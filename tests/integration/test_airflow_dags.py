@@ -28,7 +28,10 @@ def test_a_failing_step_fails_its_task_with_the_steps_error(airflow, tmp_path) -
     assert f"no file at {missing.as_uri()}" in str(failed.value)
     task_log = airflow.log_file.read_text()
     assert f"error: no file at {missing.as_uri()}" in task_log  # the step's own line
-    assert "running occupancy step treat" not in task_log  # nothing ran after the failure
+    # Its source's treat is skipped, saying why; combine then fails the run naming the source.
+    assert "had nothing to do: source nowhere of run f-1 is not treated" in task_log
+    assert "run f-1: every source failed, so nothing is combined" in str(failed.value)
+    assert "running occupancy step train" not in task_log  # nothing was trained
 
 
 def test_bad_input_fails_its_task_at_once_despite_retries(isolated_settings, tmp_path) -> None:
