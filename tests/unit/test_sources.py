@@ -157,3 +157,20 @@ def test_a_run_whose_every_source_failed_publishes_nothing_whatever_the_policy(
     go_on = isolated_settings.model_copy(update={"source_failures": "continue"})
     with pytest.raises(PipelineError, match="every source failed"):
         run_combine(go_on, "e-1", ["empty_2025-01-01"])
+
+
+def test_prepare_treats_the_sources_in_parallel_processes_then_combines(
+    isolated_settings, city_files
+) -> None:
+    """`occupancy prepare`'s engine: the same steps in a process pool, the same policy."""
+    from occupancy.treatment import run_treatment
+
+    files = [city_files[c] for c in (*CITIES, ANTWERP)]
+    with pytest.raises(PipelineError, match=rf"1 of 3 sources failed.*{ANTWERP}: "):
+        run_treatment(isolated_settings, "pool-1", files, workers=2)
+    go_on = isolated_settings.model_copy(update={"source_failures": "continue"})
+    summary = run_treatment(go_on, "pool-2", files, workers=2)
+    assert summary["parallel"] == 2
+    assert set(summary["rows_by_source"]) == set(CITIES)
+    assert summary["per_source"][ANTWERP]["exit_code"] == 2
+    assert Lake(go_on.lake_uri).read_json("processed/latest.json")["run_id"] == "pool-2"

@@ -29,7 +29,7 @@ from occupancy.errors import EXIT_BAD_INPUT, DataError, PipelineError
 from occupancy.lake import local_workdir
 from occupancy.run_layout import LISTINGS, REPORT, RunLayout, open_run
 from occupancy.sources import check_source_name
-from occupancy.steps.treat import PROCESSED_SCHEMA, check_trainable
+from occupancy.steps.treat import PROCESSED_SCHEMA, check_trainable, split_rows
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,7 @@ def run_combine(settings: Settings, run_id: str, sources: list[str]) -> dict[str
         "data": data_uri,
         "report": report_uri,
         "digest": digest,
-        "split_rows": {
-            split: sum(n for (s, _), n in classes.items() if s == split)
-            for split in ("train", "valid", "test")
-        },
+        "split_rows": split_rows(classes),
         "seconds": round(time.perf_counter() - started, 2),
     }
     run.processed.publish(summary)

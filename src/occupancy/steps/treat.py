@@ -144,10 +144,7 @@ def _treat(
         "data": data_uri,
         "report": report_uri,
         "digest": digest,
-        "split_rows": {
-            split: sum(n for (s, _), n in classes.items() if s == split)
-            for split in ("train", "valid", "test")
-        },
+        "split_rows": split_rows(classes),
         "seconds": round(time.perf_counter() - started, 2),
     }
     outputs.publish(summary)
@@ -156,6 +153,14 @@ def _treat(
 
 def _treat_batch(batch: pa.RecordBatch) -> pd.DataFrame:
     return treat_frame(pa.Table.from_batches([batch]))
+
+
+def split_rows(classes: Counter[tuple[str, str]]) -> dict[str, int]:
+    """Rows per split, from the (split, level) counts."""
+    return {
+        split: sum(n for (s, _), n in classes.items() if s == split)
+        for split in ("train", "valid", "test")
+    }
 
 
 def check_trainable(classes: Counter[tuple[str, str]], rows: int) -> None:
