@@ -146,10 +146,11 @@ format: $(STAMP) ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff format src dags tests benchmarks
 
 # Results go to .occupancy/results/; `make bench RECORD=1` also updates benchmarks/results/.
-bench: $(STAMP) ## Pipeline (ingest + treat vs pyarrow parse), N sources in parallel vs one, API (vs mlflow models serve; needs wrk)
+bench: $(STAMP) ## Pipeline (ingest + treat vs pyarrow parse), N sources in parallel vs one, batch scoring vs mlflow.pyfunc, API (vs mlflow models serve; needs wrk)
 	@status=0; record=$(if $(RECORD),--record,); \
 	$(VENV)/bin/python benchmarks/bench_pipeline.py $$record || status=1; \
 	$(VENV)/bin/python benchmarks/bench_sources.py $$record || status=1; \
+	$(VENV)/bin/python benchmarks/bench_scoring.py $$record || status=1; \
 	$(VENV)/bin/python benchmarks/bench_api.py $$record || status=1; \
 	exit $$status
 
