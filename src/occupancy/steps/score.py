@@ -12,7 +12,8 @@ published by its manifest, written last with a conditional create (`run_layout.S
 so the run is idempotent per run id: a rerun reuses what was published, refuses another input
 or model, and a retried chunk never leaves half a file. Every row is held to the data contract
 first (`occupancy.scored_rows`): a row that breaks it is written `refused` with its reason.
-Duplicate ids are refused within a chunk, not across chunks.
+Duplicate ids are refused within a chunk, not across chunks. A chunk is scored 50,000 rows
+at a time, so a step's memory does not grow with `score_chunk_rows`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from occupancy.errors import ConfigError, DataError, NotFoundError
 from occupancy.lake import Lake, local_workdir
 from occupancy.registry import Registry
 from occupancy.run_layout import MANIFEST, StepOutputs, check_run_id
-from occupancy.scored_rows import REQUIRED_VALUES, SCORED, score_batch
+from occupancy.scored_rows import OUTPUT_SCHEMA, REQUIRED_VALUES, SCORED, score_batch
 from occupancy.steps.ingest import fetched_source
 
 log = logging.getLogger(__name__)
 SCORES = "scores.parquet"
+SCORE_BATCH_ROWS = 50_000  # rows validated, cleaned and scored at once within a chunk
 
 
 @dataclass(frozen=True)
@@ -183,25 +185,40 @@ def run_score_chunk(settings: Settings, run_id: str, chunk: int) -> dict[str, An
             part["digest"],
             part["uri"],
         )
-        with readable_parquet(part["uri"]):
-            raw = pq.read_table(raw_path)
-        verdict = validate_rows(raw, REQUIRED_FOR_SCORING, seen_ids=set(), required=REQUIRED_VALUES)
-        scored = score_batch(model, raw, verdict)
         out_path = work / SCORES
-        pq.write_table(scored, out_path, compression="zstd")
-        levels = pc.value_counts(scored.column("occupancy_level").drop_null()).to_pylist()
-        statuses = Counter(scored.column("status").to_pylist())
+        levels: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+        refused_by_column: Counter[str] = Counter()
+        seen_ids: set[int] = set()
+        rows = 0
+        # Batch by batch, so memory stays flat whatever the chunk size.
+        with (
+            readable_parquet(part["uri"]),
+            pq.ParquetWriter(out_path, OUTPUT_SCHEMA, compression="zstd") as scores,
+        ):
+            for batch in pq.ParquetFile(raw_path).iter_batches(batch_size=SCORE_BATCH_ROWS):
+                raw = pa.Table.from_batches([batch])
+                verdict = validate_rows(
+                    raw, REQUIRED_FOR_SCORING, seen_ids=seen_ids, required=REQUIRED_VALUES
+                )
+                scored = score_batch(model, raw, verdict)
+                scores.write_table(scored)
+                rows += scored.num_rows
+                counted = pc.value_counts(scored.column("occupancy_level").drop_null())
+                levels.update({i["values"]: i["counts"] for i in counted.to_pylist()})
+                statuses.update(scored.column("status").to_pylist())
+                refused_by_column.update(verdict.columns)
         summary = {
             "step": "score",
             "run_id": run_id,
             "writer": writer,
             "chunk": chunk,
             **inputs,
-            "rows": scored.num_rows,
+            "rows": rows,
             "rows_scored": statuses.get(SCORED, 0),
-            "rows_refused": scored.num_rows - statuses.get(SCORED, 0),
-            "levels": {item["values"]: item["counts"] for item in levels},
-            "refused_by_column": dict(Counter(verdict.columns).most_common()),
+            "rows_refused": rows - statuses.get(SCORED, 0),
+            "levels": dict(sorted(levels.items())),
+            "refused_by_column": dict(refused_by_column.most_common()),
             "digest": file_digest(out_path),
             "scores": outputs.upload(out_path, SCORES, writer),
             "seconds": round(time.perf_counter() - started, 2),
