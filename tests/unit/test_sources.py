@@ -174,3 +174,17 @@ def test_prepare_treats_the_sources_in_parallel_processes_then_combines(
     assert set(summary["rows_by_source"]) == set(CITIES)
     assert summary["per_source"][ANTWERP]["exit_code"] == 2
     assert Lake(go_on.lake_uri).read_json("processed/latest.json")["run_id"] == "pool-2"
+
+
+def test_a_source_named_like_the_combined_table_still_combines(
+    isolated_settings, real_data_dir, tmp_path
+) -> None:
+    """A file called listings.csv is the source `listings`, the name of combine's own output."""
+    raw = tmp_path / "listings.csv.gz"
+    shutil.copyfile(real_data_dir / f"{CITIES[0]}_listings.csv.gz", raw)
+    (found,) = run_sources(isolated_settings, "same-1", [str(raw)])["sources"]
+    assert found["name"] == "listings"
+    _treat_sources(isolated_settings, "same-1", {"listings": str(raw)})
+    combined = run_combine(isolated_settings, "same-1", ["listings"])
+    assert combined["rows_by_source"] == {"listings": 1872}
+    assert Path(combined["data"].removeprefix("file://")).is_file()

@@ -52,11 +52,14 @@ def run_combine(settings: Settings, run_id: str, sources: list[str]) -> dict[str
     rows_by_source: dict[str, int] = {}
     with local_workdir() as work:
         out_path = work / LISTINGS
+        parts = work / "sources"
+        parts.mkdir()
         with pq.ParquetWriter(out_path, PROCESSED_SCHEMA, compression="zstd") as table_writer:
             for name, manifest in published.items():
                 outputs = run.source(name).processed
+                # Not in `work` itself: a source may be called `listings`, like the output.
                 part = verify_file(
-                    outputs.fetch(manifest, "data", work / f"{name}.parquet"),
+                    outputs.fetch(manifest, "data", parts / f"{name}.parquet"),
                     manifest["digest"],
                     manifest["data"],
                 )
